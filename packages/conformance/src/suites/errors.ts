@@ -1,0 +1,49 @@
+import { expect } from 'vitest';
+import { ERRNO, parseOpenFlags } from '@shylock/core';
+import { expectCode, writeFile, type SuiteContext } from '../context.js';
+
+export function errorsSuite({ test, backend, root, caps }: SuiteContext): void {
+  test('a path climbing above the root with .. rejects EINVAL', async () => {
+    await expectCode(backend().stat('/../etc/passwd'), 'EINVAL');
+    await expectCode(backend().open('/a/../../x', parseOpenFlags('r')), 'EINVAL');
+    await expectCode(backend().list('/..'), 'EINVAL');
+  });
+  test('a path with a NUL byte rejects EINVAL', async () => {
+    await expectCode(backend().stat('/a\0b'), 'EINVAL');
+    await expectCode(backend().open('/a\0b', parseOpenFlags('w')), 'EINVAL');
+  });
+  test('an empty path rejects EINVAL', async () => {
+    await expectCode(backend().stat(''), 'EINVAL');
+  });
+  test('a name over 255 bytes rejects ENAMETOOLONG', async () => {
+    await expectCode(backend().stat(`${root()}/${'n'.repeat(256)}`), 'ENAMETOOLONG');
+  });
+  test('a rejection carries the op, the path, the backend name and retryable', async () => {
+    const path = `${root()}/missing`;
+    const error = await backend().stat(path).then(
+      () => undefined,
+      (e: unknown) => e as Record<string, unknown>,
+    );
+    expect(error).toBeDefined();
+    expect(error!.name).toBe('ShylockError');
+    expect(error!.code).toBe('ENOENT');
+    expect(error!.errno).toBe(ERRNO.ENOENT);
+    expect(error!.op).toBe('stat');
+    expect(error!.path).toBe(path);
+    expect(typeof error!.backend).toBe('string');
+    expect(error!.retryable).toBe(false);
+  });
+  test('an aborted signal rejects ECANCELED before any work', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await expectCode(backend().stat('/', { signal: controller.signal }), 'ECANCELED');
+  });
+  test('paths are normalised: //, ./ and a trailing slash name the same thing', async () => {
+    expect((await backend().stat('//./')).type).toBe('directory');
+    if (!caps().write) return;
+    const dir = root();
+    await writeFile(backend(), `${dir}/n.txt`, 'abc');
+    const s = await backend().stat(`${dir.slice(1)}//./n.txt/`);
+    expect(s.size).toBe(3);
+  });
+}

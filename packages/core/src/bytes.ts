@@ -1,0 +1,74 @@
+import { ShylockError } from './errors.js';
+
+/**
+ * A growable byte array: the contents of an in-memory file or of a write buffer. Grows by
+ * doubling, so appending n bytes costs O(n) amortised.
+ */
+export class ByteBuffer {
+  #data: Uint8Array;
+  #size: number;
+
+  constructor(initial?: Uint8Array) {
+    this.#data = initial ? initial.slice() : new Uint8Array(0);
+    this.#size = this.#data.length;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Copies up to `target.length` bytes from `position`; returns how many (0 at or past the end). */
+  read(target: Uint8Array, position: number): number {
+    if (position >= this.#size) return 0;
+    const n = Math.min(target.length, this.#size - position);
+    target.set(this.#data.subarray(position, position + n));
+    return n;
+  }
+
+  /** Writes `data` at `position`, zero-filling any gap; returns `data.length`. */
+  write(data: Uint8Array, position: number): number {
+    const end = position + data.length;
+    this.#reserve(end);
+    if (position > this.#size) this.#data.fill(0, this.#size, position);
+    this.#data.set(data, position);
+    if (end > this.#size) this.#size = end;
+    return data.length;
+  }
+
+  /** Shrinks or zero-extends to `size` bytes. */
+  truncate(size: number): void {
+    if (size > this.#size) {
+      this.#reserve(size);
+      this.#data.fill(0, this.#size, size);
+    } else if (size < this.#data.length >>> 2) {
+      this.#data = this.#data.slice(0, Math.max(size, 64));
+    }
+    this.#size = size;
+  }
+
+  /** A view of the contents (valid until the next change). */
+  view(): Uint8Array {
+    return this.#data.subarray(0, this.#size);
+  }
+
+  /** A copy of the contents. */
+  toBytes(): Uint8Array {
+    return this.#data.slice(0, this.#size);
+  }
+
+  #reserve(capacity: number): void {
+    if (capacity <= this.#data.length) return;
+    let next = Math.max(this.#data.length * 2, 64);
+    while (next < capacity) next *= 2;
+    const grown = new Uint8Array(next);
+    grown.set(this.#data.subarray(0, this.#size));
+    this.#data = grown;
+  }
+}
+
+/** Rejects a negative, fractional or non-finite size or position with EINVAL. */
+export function checkOffset(value: number, what: string, op: string, path?: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new ShylockError('EINVAL', `${op}: ${what} must be a non-negative integer, got ${value}`, { op, path });
+  }
+}

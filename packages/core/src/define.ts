@@ -1,0 +1,157 @@
+import { abortError, ShylockError, toShylockError } from './errors.js';
+import { parseOpenFlags } from './flags.js';
+import { normalizePath } from './path.js';
+import type { Backend, Capabilities, FileHandle, OpenFlags, OpOptions } from './types.js';
+
+/** Every capability false: spread it and switch on what a backend does. */
+export const NO_CAPABILITIES: Readonly<Capabilities> = Object.freeze({
+  read: false,
+  write: false,
+  list: false,
+  directories: false,
+  unlink: false,
+  rename: false,
+  truncate: false,
+  randomWrite: false,
+  append: false,
+  streams: false,
+  chmod: false,
+  utimes: false,
+});
+
+const OPTIONAL_PATH_METHODS = ['mkdir', 'unlink', 'rmdir', 'truncate', 'chmod', 'utimes'] as const;
+
+function checkSignal(op: string, path: string, backend: string, options?: OpOptions): void {
+  if (options?.signal?.aborted) throw abortError(options.signal, { op, path, backend });
+}
+
+/**
+ * Gives a backend implementation the full contract: every path is normalised first (EINVAL for
+ * `..` escapes, NUL bytes, empty paths), anything thrown becomes a {@link ShylockError} carrying
+ * the op, path and backend name (unknown errors become EIO with the cause kept), handles reject
+ * EBADF after close and close only once, and `close()` of the backend is idempotent.
+ *
+ * The implementation may then trust its arguments. Only the optional methods it has are exposed.
+ */
+export function defineBackend<B extends Backend>(impl: B): Backend {
+  const name = impl.name;
+  const fail = (error: unknown, op: string, path?: string): never => {
+    throw toShylockError(error, { op, path, backend: name });
+  };
+  let closing: Promise<void> | undefined;
+
+  const backend: Backend = {
+    name,
+    capabilities: Object.freeze({ ...NO_CAPABILITIES, ...impl.capabilities }),
+    async stat(path, options) {
+      const p = normalizePath(path, 'stat');
+      checkSignal('stat', p, name, options);
+      try {
+        return await impl.stat(p, options);
+      } catch (e) {
+        return fail(e, 'stat', p);
+      }
+    },
+    async list(path, options) {
+      const p = normalizePath(path, 'list');
+      checkSignal('list', p, name, options);
+      try {
+        return await impl.list(p, options);
+      } catch (e) {
+        return fail(e, 'list', p);
+      }
+    },
+    async open(path, flags, options) {
+      const p = normalizePath(path, 'open');
+      const f: OpenFlags = parseOpenFlags(flags);
+      checkSignal('open', p, name, options);
+      let handle: FileHandle;
+      try {
+        handle = await impl.open(p, f, options);
+      } catch (e) {
+        return fail(e, 'open', p);
+      }
+      return guardHandle(handle, p, name);
+    },
+    close() {
+      closing ??= impl.close().catch((e) => fail(e, 'close'));
+      return closing;
+    },
+  };
+  for (const method of OPTIONAL_PATH_METHODS) {
+    const fn = impl[method] as ((path: string, ...rest: number[]) => Promise<void>) | undefined;
+    if (typeof fn !== 'function') continue;
+    (backend as unknown as Record<string, unknown>)[method] = async (path: string, ...rest: number[]) => {
+      const p = normalizePath(path, method);
+      try {
+        return await fn.call(impl, p, ...rest);
+      } catch (e) {
+        return fail(e, method, p);
+      }
+    };
+  }
+  if (typeof impl.rename === 'function') {
+    const rename = impl.rename;
+    backend.rename = async (from, to) => {
+      const a = normalizePath(from, 'rename');
+      const b = normalizePath(to, 'rename');
+      try {
+        return await rename.call(impl, a, b);
+      } catch (e) {
+        return fail(e, 'rename', a);
+      }
+    };
+  }
+  return backend;
+}
+
+/** Wraps a handle: errors become ShylockErrors, EBADF after close, close runs once. */
+export function guardHandle(handle: FileHandle, path: string, backend: string): FileHandle {
+  let closing: Promise<void> | undefined;
+  const ctx = (op: string) => ({ op, path, backend });
+  const checkOpen = (op: string) => {
+    if (closing) throw new ShylockError('EBADF', `${op} ${path}: the handle is closed`, ctx(op));
+  };
+  const wrapped: FileHandle = {
+    async read(buffer, position, options) {
+      checkOpen('read');
+      if (options?.signal?.aborted) throw abortError(options.signal, ctx('read'));
+      try {
+        return await handle.read(buffer, position, options);
+      } catch (e) {
+        throw toShylockError(e, ctx('read'));
+      }
+    },
+    close() {
+      closing ??= handle.close().catch((e: unknown) => {
+        throw toShylockError(e, ctx('close'));
+      });
+      return closing;
+    },
+  };
+  const write = handle.write;
+  if (write) {
+    wrapped.write = async (data, position, options) => {
+      checkOpen('write');
+      if (options?.signal?.aborted) throw abortError(options.signal, ctx('write'));
+      try {
+        return await write.call(handle, data, position, options);
+      } catch (e) {
+        throw toShylockError(e, ctx('write'));
+      }
+    };
+  }
+  for (const method of ['truncate', 'stat', 'flush'] as const) {
+    const fn = handle[method] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+    if (!fn) continue;
+    (wrapped as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+      checkOpen(method);
+      try {
+        return await fn.apply(handle, args);
+      } catch (e) {
+        throw toShylockError(e, ctx(method));
+      }
+    };
+  }
+  return wrapped;
+}

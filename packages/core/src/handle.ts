@@ -1,0 +1,109 @@
+import { ByteBuffer, checkOffset } from './bytes.js';
+import { ShylockError } from './errors.js';
+import type { FileHandle, OpenFlags, Stat } from './types.js';
+
+/** Options of {@link createBufferedHandle}. */
+export interface BufferedHandleOptions {
+  /** The path, for error messages. */
+  path: string;
+  /** The backend's name, for error messages. */
+  backend: string;
+  flags: OpenFlags;
+  /** The file's contents when opened (ignored when `flags.truncate`). */
+  initial?: Uint8Array;
+  /** True when the file must be stored even if nothing is written (it was just created). */
+  dirty?: boolean;
+  /** Writes past this many bytes reject EFBIG. */
+  maxSize?: number;
+  /** Metadata to report from `stat()`; size and mtime follow the buffer. */
+  stat?: Omit<Stat, 'size'>;
+  /**
+   * Stores the whole contents. Called by `flush` and `close` when something changed; a rejection
+   * keeps the buffer dirty and surfaces from that flush/close.
+   */
+  commit(data: Uint8Array): Promise<void>;
+}
+
+/**
+ * A {@link FileHandle} that holds the whole file in memory and stores it with one `commit` at
+ * flush/close — the shape of every key/value and object backend (etcd, Redis, S3 …): writes are
+ * buffered per handle and put atomically.
+ */
+export function createBufferedHandle(options: BufferedHandleOptions): FileHandle {
+  const { flags, path, backend } = options;
+  const buffer = new ByteBuffer(flags.truncate ? undefined : options.initial);
+  let dirty = options.dirty === true || (flags.truncate && (options.initial?.length ?? 0) > 0);
+  let cursor = 0;
+  let closed = false;
+  let mtimeMs = options.stat?.mtimeMs ?? Date.now();
+
+  const badf = (op: string, why: string) => new ShylockError('EBADF', `${op} ${path}: ${why}`, { op, path, backend });
+  const checkOpen = (op: string) => {
+    if (closed) throw badf(op, 'the handle is closed');
+  };
+
+  const flush = async () => {
+    if (!dirty) return;
+    const data = buffer.toBytes();
+    await options.commit(data);
+    dirty = false;
+  };
+
+  return {
+    async read(target, position) {
+      checkOpen('read');
+      if (!flags.read) throw badf('read', 'the file was not opened for reading');
+      const at = position ?? cursor;
+      checkOffset(at, 'the position', 'read', path);
+      const n = buffer.read(target, at);
+      if (position === null) cursor = at + n;
+      return n;
+    },
+    async write(data, position) {
+      checkOpen('write');
+      if (!flags.write) throw badf('write', 'the file was not opened for writing');
+      const at = flags.append ? buffer.size : (position ?? cursor);
+      checkOffset(at, 'the position', 'write', path);
+      if (options.maxSize !== undefined && at + data.length > options.maxSize) {
+        throw new ShylockError(
+          'EFBIG',
+          `write ${path}: ${at + data.length} bytes is over the ${backend} limit of ${options.maxSize} bytes per file`,
+          { op: 'write', path, backend },
+        );
+      }
+      buffer.write(data, at);
+      if (position === null || flags.append) cursor = at + data.length;
+      dirty = true;
+      mtimeMs = Date.now();
+      return data.length;
+    },
+    async truncate(size) {
+      checkOpen('truncate');
+      if (!flags.write) throw badf('truncate', 'the file was not opened for writing');
+      checkOffset(size, 'the size', 'truncate', path);
+      if (options.maxSize !== undefined && size > options.maxSize) {
+        throw new ShylockError('EFBIG', `truncate ${path}: ${size} bytes is over the limit of ${options.maxSize}`, {
+          op: 'truncate',
+          path,
+          backend,
+        });
+      }
+      buffer.truncate(size);
+      dirty = true;
+      mtimeMs = Date.now();
+    },
+    async stat() {
+      checkOpen('stat');
+      return { type: 'file', mode: 0o644, ...options.stat, size: buffer.size, mtimeMs };
+    },
+    async flush() {
+      checkOpen('flush');
+      await flush();
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await flush();
+    },
+  };
+}

@@ -1,0 +1,24 @@
+export { ERRNO, ShylockError, isShylockError, isErrorCode, toShylockError, abortError } from './errors.js';
+export type { ErrorCode, ShylockErrorOptions } from './errors.js';
+export { normalizePath, splitPath, joinPath, parentPath, baseName, isUnder, NAME_MAX, PATH_MAX } from './path.js';
+export { O, parseOpenFlags, isMutating } from './flags.js';
+export { ByteBuffer, checkOffset } from './bytes.js';
+export { createBufferedHandle } from './handle.js';
+export type { BufferedHandleOptions } from './handle.js';
+export { defineBackend, guardHandle, NO_CAPABILITIES } from './define.js';
+export { readOnly } from './layers.js';
+export { compose } from './compose.js';
+export type { ComposeOptions } from './compose.js';
+export type {
+  Backend,
+  BackendError,
+  Capabilities,
+  DirEntry,
+  FileHandle,
+  FileType,
+  Layer,
+  OpenFlags,
+  OpOptions,
+  Stat,
+} from './types.js';
+export type { AccessKind, AcquireOptions, Limits, QosPolicy, QosRule } from './qos.js';

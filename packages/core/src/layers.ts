@@ -1,0 +1,55 @@
+import { ShylockError } from './errors.js';
+import { isMutating } from './flags.js';
+import { defineBackend } from './define.js';
+import type { Backend, FileHandle, Layer } from './types.js';
+
+/**
+ * A layer that refuses every change with EROFS: `open` for writing, create or truncate, and
+ * mkdir / unlink / rmdir / rename / truncate / chmod / utimes. Reads pass through untouched.
+ */
+export const readOnly: Layer = (inner: Backend): Backend => {
+  const erofs = (op: string, path: string) =>
+    Promise.reject(
+      new ShylockError('EROFS', `${op} ${path}: ${inner.name} is mounted read-only`, {
+        op,
+        path,
+        backend: inner.name,
+        retryable: false,
+      }),
+    );
+  return defineBackend({
+    name: inner.name,
+    capabilities: Object.freeze({
+      ...inner.capabilities,
+      write: false,
+      directories: false,
+      unlink: false,
+      rename: false,
+      truncate: false,
+      randomWrite: false,
+      append: false,
+      chmod: false,
+      utimes: false,
+    }),
+    stat: (path, options) => inner.stat(path, options),
+    list: (path, options) => inner.list(path, options),
+    async open(path, flags, options): Promise<FileHandle> {
+      if (isMutating(flags)) return erofs('open', path);
+      const handle = await inner.open(path, flags, options);
+      const { read, close, stat } = handle;
+      return {
+        read: read.bind(handle),
+        close: close.bind(handle),
+        ...(stat ? { stat: stat.bind(handle) } : {}),
+      };
+    },
+    mkdir: (path) => erofs('mkdir', path),
+    unlink: (path) => erofs('unlink', path),
+    rmdir: (path) => erofs('rmdir', path),
+    rename: (from) => erofs('rename', from),
+    truncate: (path) => erofs('truncate', path),
+    chmod: (path) => erofs('chmod', path),
+    utimes: (path) => erofs('utimes', path),
+    close: () => inner.close(),
+  });
+};

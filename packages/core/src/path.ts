@@ -1,0 +1,78 @@
+/**
+ * Path handling shared by every backend. Backend paths are absolute POSIX paths (`/a/b`) relative
+ * to the backend's root; {@link normalizePath} is the one gate they pass before a backend sees them.
+ */
+import { ShylockError } from './errors.js';
+
+/** Longest path component, as on Linux (NAME_MAX). */
+export const NAME_MAX = 255;
+/** Longest path, as on Linux (PATH_MAX). */
+export const PATH_MAX = 4096;
+
+/**
+ * Returns the canonical form of `path`: absolute, no `.` or empty segments, `..` resolved, no
+ * trailing slash (the root is `/`). A relative path is taken from the root.
+ *
+ * @throws ShylockError `EINVAL` for a non-string, an empty string, a NUL byte, or a `..` that
+ *   climbs above the root; `ENAMETOOLONG` for a component over 255 bytes or a path over 4096.
+ */
+export function normalizePath(path: string, op = 'path'): string {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new ShylockError('EINVAL', `${op}: a path must be a non-empty string`, { op, path: String(path) });
+  }
+  if (path.includes('\0')) {
+    throw new ShylockError('EINVAL', `${op}: the path contains a NUL byte`, { op, path });
+  }
+  if (path.length > PATH_MAX) {
+    throw new ShylockError('ENAMETOOLONG', `${op}: the path is longer than ${PATH_MAX} bytes`, { op, path });
+  }
+  const out: string[] = [];
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') {
+      if (out.length === 0) {
+        throw new ShylockError('EINVAL', `${op}: "${path}" climbs above the root with ".."`, { op, path });
+      }
+      out.pop();
+      continue;
+    }
+    if (Buffer.byteLength(segment) > NAME_MAX) {
+      throw new ShylockError('ENAMETOOLONG', `${op}: a name in "${path}" is longer than ${NAME_MAX} bytes`, {
+        op,
+        path,
+      });
+    }
+    out.push(segment);
+  }
+  return '/' + out.join('/');
+}
+
+/** The segments of a normalised path: `/a/b` → `['a', 'b']`, `/` → `[]`. */
+export function splitPath(path: string): string[] {
+  return path === '/' ? [] : path.slice(1).split('/');
+}
+
+/** Joins path pieces and normalises the result. */
+export function joinPath(...parts: string[]): string {
+  return normalizePath(parts.join('/'));
+}
+
+/** The parent of a normalised path; the root's parent is the root. */
+export function parentPath(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+/** The last segment of a normalised path; `''` for the root. */
+export function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/**
+ * True when `path` is `prefix` or lies under it, matching whole segments: `/a/b` is under `/a`,
+ * `/ab` is not. Both paths must be normalised.
+ */
+export function isUnder(path: string, prefix: string): boolean {
+  if (prefix === '/') return true;
+  return path === prefix || (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47);
+}

@@ -1,0 +1,166 @@
+/**
+ * The backend contract: what a file resource must do to be mounted, composed, throttled and
+ * tested by shylock. Every method rejects only with a {@link ShylockError}; the codes each one
+ * uses are listed on it.
+ */
+import type { ShylockError } from './errors.js';
+
+/** What kind of thing a path is. A `stream` is a message channel (pub/sub, topic, queue). */
+export type FileType = 'file' | 'directory' | 'stream' | 'symlink';
+
+/** Metadata of a path. Times are milliseconds since the epoch. */
+export interface Stat {
+  type: FileType;
+  /** Bytes; 0 for streams and where unknown. */
+  size: number;
+  /** Permission bits only (`0o644`), never the file type bits. */
+  mode: number;
+  mtimeMs: number;
+  ctimeMs?: number;
+  atimeMs?: number;
+  birthtimeMs?: number;
+  uid?: number;
+  gid?: number;
+  nlink?: number;
+}
+
+/** One entry of a directory listing. `stat`, when present, saves a `stat` call per entry. */
+export interface DirEntry {
+  name: string;
+  type: FileType;
+  stat?: Stat;
+}
+
+/** Options every operation takes. */
+export interface OpOptions {
+  /** Aborts the operation; it then rejects with ECANCELED. */
+  signal?: AbortSignal;
+}
+
+/**
+ * How a file is opened. Use {@link parseOpenFlags} to build one from Node's `'r'`, `'w'`, `'a+'`
+ * … strings or from numeric `O_*` flags.
+ */
+export interface OpenFlags {
+  read: boolean;
+  write: boolean;
+  /** Create the file when it does not exist (O_CREAT). */
+  create: boolean;
+  /** With `create`: fail with EEXIST when it exists (O_EXCL). */
+  exclusive: boolean;
+  /** Empty the file on open (O_TRUNC). */
+  truncate: boolean;
+  /** Every write goes to the end, whatever its position (O_APPEND). */
+  append: boolean;
+}
+
+/**
+ * What a backend can do. A capability is true exactly when the matching operation works; the
+ * conformance suite runs the tests of each true capability.
+ */
+export interface Capabilities {
+  /** `open` for reading and `FileHandle.read`. */
+  read: boolean;
+  /** `open` for writing and `FileHandle.write`. */
+  write: boolean;
+  /** `list`. */
+  list: boolean;
+  /** `mkdir` and `rmdir`: directories exist on their own, empty or not. */
+  directories: boolean;
+  /** `unlink`. */
+  unlink: boolean;
+  /** `rename` of files (and of directories when `directories` is true). */
+  rename: boolean;
+  /** `truncate` and `FileHandle.truncate`. */
+  truncate: boolean;
+  /** Writes at any position, not only at the end. */
+  randomWrite: boolean;
+  /** Opening an existing file with `append`. */
+  append: boolean;
+  /** Paths of type `stream` exist. */
+  streams: boolean;
+  /** `chmod`. */
+  chmod: boolean;
+  /** `utimes`. */
+  utimes: boolean;
+}
+
+/**
+ * An open file. A handle is used by one caller at a time per call, but calls may overlap.
+ *
+ * For a random-access file, `read` and `write` take a byte position (`null` = the handle's own
+ * cursor, which they advance). For a stream, `position` is ignored: `read` waits until at least
+ * one message is available and returns it newline-terminated (never 0 while the handle is open),
+ * and each line written is one message.
+ */
+export interface FileHandle {
+  /**
+   * Reads into `buffer` and resolves with the number of bytes read; 0 means end of file.
+   * Rejects EBADF when not opened for reading or already closed, EIO/ETIMEDOUT on backend faults.
+   */
+  read(buffer: Uint8Array, position: number | null, options?: OpOptions): Promise<number>;
+  /**
+   * Writes `data` and resolves with the number of bytes accepted. A backend may buffer until
+   * `flush`/`close`. Rejects EBADF when not opened for writing, EFBIG/ENOSPC over a limit.
+   */
+  write?(data: Uint8Array, position: number | null, options?: OpOptions): Promise<number>;
+  /** Sets the size of the open file. Rejects EBADF when not writable, EINVAL for a negative size. */
+  truncate?(size: number): Promise<void>;
+  /** The file's current metadata, including writes not yet flushed. */
+  stat?(): Promise<Stat>;
+  /**
+   * The durability point: fsync / upload / produce-ack. Rejects (EIO, EFBIG, ETIMEDOUT …) when
+   * what was written could not be stored; the data stays buffered so a later flush may retry.
+   */
+  flush?(): Promise<void>;
+  /**
+   * Commits what `flush` did not and releases the handle. Errors of that last commit surface
+   * HERE: a close that resolves means the data is stored. Closing twice resolves.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * A file resource: a directory, a key/value store, a message queue, an object store. Paths are
+ * absolute POSIX paths inside the backend; callers pass them through {@link normalizePath}
+ * (the FUSE adapter, `compose` and the layers do) — a backend may trust them.
+ */
+export interface Backend {
+  /** Short name used in errors and metrics: `'memory'`, `'etcd'`. */
+  readonly name: string;
+  readonly capabilities: Readonly<Capabilities>;
+  /** Rejects ENOENT when missing, ENOTDIR when a parent is a file. */
+  stat(path: string, options?: OpOptions): Promise<Stat>;
+  /** The entries of a directory, without `.` and `..`. Rejects ENOENT, ENOTDIR on a file. */
+  list(path: string, options?: OpOptions): Promise<DirEntry[]>;
+  /**
+   * Opens a file. Rejects ENOENT (missing, no `create`), EEXIST (`create` + `exclusive`),
+   * EISDIR (a directory), ENOTDIR (a parent is a file), EROFS / EACCES (not writable here).
+   */
+  open(path: string, flags: OpenFlags, options?: OpOptions): Promise<FileHandle>;
+  /** Rejects EEXIST, ENOENT (missing parent), ENOTDIR. */
+  mkdir?(path: string, mode?: number): Promise<void>;
+  /** Removes a file. Rejects ENOENT, EISDIR on a directory. */
+  unlink?(path: string): Promise<void>;
+  /** Removes an empty directory. Rejects ENOENT, ENOTDIR, ENOTEMPTY, EBUSY on the root. */
+  rmdir?(path: string): Promise<void>;
+  /**
+   * Moves `from` to `to`, replacing a file or an empty directory there. Rejects ENOENT, EISDIR
+   * (file over directory), ENOTDIR (directory over file), ENOTEMPTY, EINVAL (into itself), EXDEV.
+   */
+  rename?(from: string, to: string): Promise<void>;
+  /** Sets a file's size, zero-filling when it grows. Rejects ENOENT, EISDIR, EINVAL, EFBIG. */
+  truncate?(path: string, size: number): Promise<void>;
+  /** Sets permission bits. Rejects ENOENT. */
+  chmod?(path: string, mode: number): Promise<void>;
+  /** Sets access and modification times (ms since the epoch). Rejects ENOENT. */
+  utimes?(path: string, atimeMs: number, mtimeMs: number): Promise<void>;
+  /** Releases connections and timers. Idempotent; handles still open are closed first. */
+  close(): Promise<void>;
+}
+
+/** A layer wraps a backend in cross-cutting behaviour: read-only, QoS, retry, metrics. */
+export type Layer = (inner: Backend) => Backend;
+
+/** The rejection type of every backend method, for documentation. */
+export type BackendError = ShylockError;

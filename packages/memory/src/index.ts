@@ -1,0 +1,2 @@
+export { memoryBackend } from './backend.js';
+export type { MemoryBackendOptions } from './backend.js';

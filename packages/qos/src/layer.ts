@@ -1,0 +1,68 @@
+import type { Backend, FileHandle, Layer, QosPolicy } from '@shylock/core';
+
+/**
+ * A layer that throttles any backend by a policy. Each `read` counts one read operation before
+ * it runs and its bytes after (the bytes actually read, so a short read at the end of a file is
+ * not overcharged; the data is handed over only once it is paid for). Each `write` counts one
+ * write operation and its bytes before it runs. `list` counts a read operation; mkdir, unlink,
+ * rmdir, rename, truncate, chmod and utimes count a write operation. `stat` is free: the kernel
+ * asks for it far more often than programs do.
+ *
+ * Rule changes apply at once, also to files already open.
+ */
+export function qosLayer(policy: QosPolicy): Layer {
+  return (inner: Backend): Backend => {
+    const op = (path: string, kind: 'read' | 'write') => policy.acquire(path, kind, 0);
+    const wrapHandle = (handle: FileHandle, path: string): FileHandle => {
+      const wrapped: FileHandle = {
+        async read(buffer, position, options) {
+          await policy.acquire(path, 'read', 0, options);
+          const n = await handle.read(buffer, position, options);
+          if (n > 0) await policy.acquire(path, 'read', n, { ops: 0, ...(options?.signal ? { signal: options.signal } : {}) });
+          return n;
+        },
+        close: () => handle.close(),
+      };
+      if (handle.write) {
+        const write = handle.write.bind(handle);
+        wrapped.write = async (data, position, options) => {
+          await policy.acquire(path, 'write', data.length, options);
+          return write(data, position, options);
+        };
+      }
+      if (handle.truncate) wrapped.truncate = handle.truncate.bind(handle);
+      if (handle.stat) wrapped.stat = handle.stat.bind(handle);
+      if (handle.flush) wrapped.flush = handle.flush.bind(handle);
+      return wrapped;
+    };
+    const layered: Backend = {
+      name: inner.name,
+      capabilities: inner.capabilities,
+      stat: (path, options) => inner.stat(path, options),
+      async list(path, options) {
+        await policy.acquire(path, 'read', 0, options);
+        return inner.list(path, options);
+      },
+      async open(path, flags, options) {
+        return wrapHandle(await inner.open(path, flags, options), path);
+      },
+      close: () => inner.close(),
+    };
+    for (const method of ['mkdir', 'unlink', 'rmdir', 'truncate', 'chmod', 'utimes'] as const) {
+      const fn = inner[method] as ((path: string, ...rest: number[]) => Promise<void>) | undefined;
+      if (!fn) continue;
+      (layered as unknown as Record<string, unknown>)[method] = async (path: string, ...rest: number[]) => {
+        await op(path, 'write');
+        return fn.call(inner, path, ...rest);
+      };
+    }
+    const rename = inner.rename;
+    if (rename) {
+      layered.rename = async (from, to) => {
+        await op(from, 'write');
+        return rename.call(inner, from, to);
+      };
+    }
+    return layered;
+  };
+}

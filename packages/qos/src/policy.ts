@@ -1,0 +1,256 @@
+import {
+  isUnder,
+  normalizePath,
+  ShylockError,
+  type AccessKind,
+  type AcquireOptions,
+  type Limits,
+  type QosPolicy,
+  type QosRule,
+} from '@shylock/core';
+import { checkBurst, checkRate, createLimiter, type Limiter, type LimiterStats } from './limiter.js';
+
+/** Options of {@link createPolicy}. */
+export interface PolicyOptions {
+  /**
+   * The mountpoint the rules may be written under. A rule path beneath it (`/mnt/b/foo/`) is
+   * stored relative to it (`/foo`), so rules match whether they name the mountpoint or not.
+   */
+  root?: string;
+}
+
+/** Per-rule counters, for metrics. */
+export interface RuleStats {
+  path: string;
+  read: LimiterStats;
+  write: LimiterStats;
+}
+
+/** Something that can be waited on for bytes: a {@link Limiter} or a policy bound to a path. */
+export interface Acquirer {
+  acquire(bytes?: number, options?: AcquireOptions): Promise<void>;
+}
+
+/** A live set of QoS rules. */
+export interface Policy extends QosPolicy {
+  /** The rule stored under `path` (after root stripping), or undefined. */
+  get(path: string): QosRule | undefined;
+  /** Every rule, sorted by path. */
+  rules(): QosRule[];
+  /** Adds a rule. Rejects EEXIST when one exists at that path, EINVAL for bad limits. */
+  add(rule: QosRule): QosRule;
+  /** Changes an existing rule; the new rates apply to waiters at once. Rejects ENOENT. */
+  update(rule: QosRule): QosRule;
+  /** Adds or changes a rule. */
+  set(rule: QosRule): QosRule;
+  /** Removes a rule; its waiters are released. Returns false when there was none. */
+  remove(path: string): boolean;
+  /**
+   * Replaces every rule at once (a reloaded file). Everything is validated before anything
+   * changes; rules at unchanged paths keep their state.
+   */
+  replace(rules: QosRule[]): void;
+  /** A view of this policy for one path and kind, for {@link throttle}. */
+  bind(path: string, kind: AccessKind): Acquirer;
+  /** Counters per rule. */
+  stats(): RuleStats[];
+  /** The key a rule path is stored under: normalised, mountpoint stripped. */
+  keyOf(path: string): string;
+}
+
+interface Entry {
+  rule: QosRule;
+  read: Limiter;
+  write: Limiter;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const LIMIT_FIELDS = ['readBytesPerSec', 'writeBytesPerSec', 'readOpsPerSec', 'writeOpsPerSec'] as const;
+
+/**
+ * Checks a rule and returns its canonical form.
+ *
+ * @throws ShylockError `EINVAL` naming the bad field: an empty path, a negative, NaN or
+ *   non-numeric limit, a bad burst.
+ */
+export function validateRule(rule: QosRule): QosRule {
+  if (typeof rule !== 'object' || rule === null) {
+    throw new ShylockError('EINVAL', 'a QoS rule must be an object with a path and limits');
+  }
+  if (typeof rule.path !== 'string' || rule.path.trim() === '') {
+    throw new ShylockError('EINVAL', 'a QoS rule needs a non-empty path, such as "/users/lhj/"');
+  }
+  const out: QosRule = { path: normalizePath(rule.path.trim(), 'qos rule') };
+  for (const field of LIMIT_FIELDS) {
+    const value = checkRate(rule[field], `${field} of the rule for ${rule.path}`);
+    if (value > 0) out[field] = value;
+  }
+  const burst = checkBurst(rule.burst, `burst of the rule for ${rule.path}`);
+  if (burst !== undefined) out.burst = burst;
+  return out;
+}
+
+function limiterOptions(rule: Limits, kind: AccessKind) {
+  return kind === 'read'
+    ? { bytesPerSecond: rule.readBytesPerSec ?? 0, opsPerSecond: rule.readOpsPerSec ?? 0, burst: rule.burst }
+    : { bytesPerSecond: rule.writeBytesPerSec ?? 0, opsPerSecond: rule.writeOpsPerSec ?? 0, burst: rule.burst };
+}
+
+/**
+ * Makes a policy of path rules. A rule's budget is shared by everything under its path (whole
+ * segments); every matching rule applies, innermost first, so a child can't exceed its parent.
+ * A lookup walks the request path's prefixes: O(depth), whatever the number of rules.
+ *
+ * ```ts
+ * const policy = createPolicy([{ path: '/users/lhj/', readBytesPerSec: 512 << 10 }]);
+ * await policy.acquire('/users/lhj/report.csv', 'read', 4096);
+ * ```
+ *
+ * @throws ShylockError `EINVAL` for a bad rule or two rules for one path.
+ */
+export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {}): Policy {
+  const root = options.root === undefined ? undefined : normalizePath(options.root, 'policy root');
+  const table = new Map<string, Entry>();
+  let deepest = 0;
+
+  const keyOf = (path: string): string => {
+    const p = normalizePath(typeof path === 'string' ? path.trim() : path, 'qos rule');
+    if (root && root !== '/' && isUnder(p, root)) return p.slice(root.length) || '/';
+    return p;
+  };
+  const depthOf = (key: string) => (key === '/' ? 0 : key.split('/').length - 1);
+  const recomputeDepth = () => {
+    deepest = 0;
+    for (const key of table.keys()) deepest = Math.max(deepest, depthOf(key));
+  };
+  const canonical = (rule: QosRule): [string, QosRule] => {
+    const valid = validateRule(rule);
+    const key = keyOf(valid.path);
+    return [key, { ...valid, path: key }];
+  };
+  const insert = (key: string, rule: QosRule) => {
+    table.set(key, {
+      rule,
+      read: createLimiter(limiterOptions(rule, 'read')),
+      write: createLimiter(limiterOptions(rule, 'write')),
+    });
+    deepest = Math.max(deepest, depthOf(key));
+  };
+  const change = (entry: Entry, rule: QosRule) => {
+    entry.rule = rule;
+    entry.read.update(limiterOptions(rule, 'read'));
+    entry.write.update(limiterOptions(rule, 'write'));
+  };
+
+  /** The entries matching `path`, innermost first. */
+  const match = (path: string): Entry[] => {
+    const out: Entry[] = [];
+    if (table.size === 0) return out;
+    let p = path;
+    // Only prefixes as deep as the deepest rule can match.
+    let depth = 0;
+    for (let i = 1; i < p.length; i++) if (p.charCodeAt(i) === 47) depth++;
+    if (p !== '/') depth++;
+    while (depth > deepest) {
+      p = p.slice(0, p.lastIndexOf('/')) || '/';
+      depth--;
+    }
+    for (;;) {
+      const entry = table.get(p);
+      if (entry) out.push(entry);
+      if (p === '/') return out;
+      p = p.slice(0, p.lastIndexOf('/')) || '/';
+    }
+  };
+
+  const acquire = (path: string, kind: AccessKind, bytes: number, o?: AcquireOptions): Promise<void> => {
+    if (table.size === 0) return RESOLVED;
+    if (path.charCodeAt(0) !== 47 || path.includes('//') || path.includes('/.')) path = normalizePath(path, 'acquire');
+    const entries = match(path);
+    if (entries.length === 0) return RESOLVED;
+    if (entries.length === 1) return entries[0]![kind].acquire(bytes, o);
+    return (async () => {
+      for (const entry of entries) await entry[kind].acquire(bytes, o);
+    })();
+  };
+
+  const seen = new Set<string>();
+  for (const rule of rules) {
+    const [key, valid] = canonical(rule);
+    if (seen.has(key)) throw new ShylockError('EINVAL', `two QoS rules for the path ${key}: keep one`);
+    seen.add(key);
+    insert(key, valid);
+  }
+
+  return {
+    get empty() {
+      return table.size === 0;
+    },
+    acquire,
+    keyOf,
+    get(path) {
+      return table.get(keyOf(path))?.rule;
+    },
+    rules() {
+      return [...table.values()].map((e) => e.rule).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    },
+    add(rule) {
+      const [key, valid] = canonical(rule);
+      if (table.has(key)) throw new ShylockError('EEXIST', `a QoS rule for ${key} exists: update it instead`);
+      insert(key, valid);
+      return valid;
+    },
+    update(rule) {
+      const [key, valid] = canonical(rule);
+      const entry = table.get(key);
+      if (!entry) throw new ShylockError('ENOENT', `there is no QoS rule for ${key}`);
+      change(entry, valid);
+      return valid;
+    },
+    set(rule) {
+      const [key, valid] = canonical(rule);
+      const entry = table.get(key);
+      if (entry) change(entry, valid);
+      else insert(key, valid);
+      return valid;
+    },
+    remove(path) {
+      const key = keyOf(path);
+      const entry = table.get(key);
+      if (!entry) return false;
+      table.delete(key);
+      entry.read.release();
+      entry.write.release();
+      recomputeDepth();
+      return true;
+    },
+    replace(next) {
+      const prepared = new Map<string, QosRule>();
+      for (const rule of next) {
+        const [key, valid] = canonical(rule);
+        if (prepared.has(key)) throw new ShylockError('EINVAL', `two QoS rules for the path ${key}: keep one`);
+        prepared.set(key, valid);
+      }
+      for (const [key, entry] of table) {
+        if (!prepared.has(key)) {
+          table.delete(key);
+          entry.read.release();
+          entry.write.release();
+        }
+      }
+      for (const [key, rule] of prepared) {
+        const entry = table.get(key);
+        if (entry) change(entry, rule);
+        else insert(key, rule);
+      }
+      recomputeDepth();
+    },
+    bind(path, kind) {
+      const p = normalizePath(path, 'bind');
+      return { acquire: (bytes = 0, o) => acquire(p, kind, bytes, o) };
+    },
+    stats() {
+      return [...table.values()].map((e) => ({ path: e.rule.path, read: e.read.stats(), write: e.write.stats() }));
+    },
+  };
+}
