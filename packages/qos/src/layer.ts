@@ -1,4 +1,4 @@
-import type { Backend, FileHandle, Layer, QosPolicy } from '@shylock/core';
+import { defineBackend, type Backend, type FileHandle, type Layer, type QosPolicy } from '@shylock/core';
 
 /**
  * A layer that throttles any backend by a policy. Each `read` counts one read operation before
@@ -63,6 +63,6 @@ export function qosLayer(policy: QosPolicy): Layer {
         return rename.call(inner, from, to);
       };
     }
-    return layered;
+    return defineBackend(layered);
   };
 }

@@ -1,5 +1,4 @@
 import { abortError, ShylockError, type Limits } from '@shylock/core';
-import { performance } from 'node:perf_hooks';
 
 /** One FUSE request: the smallest default byte burst, so a full-size request never waits on burst alone. */
 export const MIN_BYTE_BURST = 128 * 1024;

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ERRNO,
+  isShylockError,
+  normalizePath,
+  parseOpenFlags,
+  ShylockError,
+  toShylockError,
+  isUnder,
+  createBufferedHandle,
+} from '../src/index.js';
+
+describe('normalizePath', () => {
+  it.each([
+    ['/', '/'],
+    ['/a/b/', '/a/b'],
+    ['a/b', '/a/b'],
+    ['//a//./b/', '/a/b'],
+    ['/a/b/../c', '/a/c'],
+    ['/a/..', '/'],
+  ])('normalizePath(%j) is %j', (input, output) => {
+    expect(normalizePath(input)).toBe(output);
+  });
+  it.each([[''], ['/..'], ['/a/../../b'], ['/a\0b']])('normalizePath(%j) throws EINVAL', (input) => {
+    expect(() => normalizePath(input)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+  it('a name over 255 bytes throws ENAMETOOLONG', () => {
+    expect(() => normalizePath('/' + 'é'.repeat(128))).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }));
+  });
+  it('isUnder matches whole segments', () => {
+    expect(isUnder('/a/b', '/a')).toBe(true);
+    expect(isUnder('/a', '/a')).toBe(true);
+    expect(isUnder('/ab', '/a')).toBe(false);
+    expect(isUnder('/x', '/')).toBe(true);
+  });
+});
+
+describe('parseOpenFlags', () => {
+  it('reads Node flag strings', () => {
+    expect(parseOpenFlags('r')).toMatchObject({ read: true, write: false, create: false });
+    expect(parseOpenFlags('wx')).toMatchObject({ read: false, write: true, create: true, exclusive: true, truncate: true });
+    expect(parseOpenFlags('a+')).toMatchObject({ read: true, write: true, append: true, create: true, truncate: false });
+  });
+  it('reads numeric O_ flags', () => {
+    expect(parseOpenFlags(0o2 | 0o100 | 0o1000)).toMatchObject({ read: true, write: true, create: true, truncate: true });
+  });
+  it('an unknown string throws EINVAL', () => {
+    expect(() => parseOpenFlags('q')).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+});
+
+describe('ShylockError', () => {
+  it('carries code, errno, retryable and cause', () => {
+    const cause = new Error('socket hang up');
+    const e = new ShylockError('ETIMEDOUT', 'etcd did not answer in 3 s', { op: 'stat', path: '/a', backend: 'etcd', cause });
+    expect([e.code, e.errno, e.retryable, e.op, e.path, e.backend, e.cause]).toEqual([
+      'ETIMEDOUT', ERRNO.ETIMEDOUT, true, 'stat', '/a', 'etcd', cause,
+    ]);
+    expect(new ShylockError('ENOENT', 'x').retryable).toBe(false);
+  });
+  it('isShylockError recognises errors by name and code, not instanceof', () => {
+    expect(isShylockError({ name: 'ShylockError', code: 'ENOENT', message: 'x' })).toBe(true);
+    expect(isShylockError(Object.assign(new Error('x'), { code: 'ENOENT' }))).toBe(false);
+    expect(isShylockError({ name: 'ShylockError', code: 'EWHAT' })).toBe(false);
+  });
+  it('toShylockError keeps system codes and makes anything else EIO', () => {
+    const sys = Object.assign(new Error('no'), { code: 'EACCES' });
+    expect(toShylockError(sys).code).toBe('EACCES');
+    const odd = toShylockError(new TypeError('boom'), { op: 'read' });
+    expect([odd.code, odd.op, (odd.cause as Error).message]).toEqual(['EIO', 'read', 'boom']);
+  });
+});
+
+describe('createBufferedHandle', () => {
+  it('commits once at close, and a failed commit surfaces from close', async () => {
+    const commits: string[] = [];
+    const ok = createBufferedHandle({
+      path: '/k', backend: 'kv', flags: parseOpenFlags('w'),
+      commit: async (d) => void commits.push(new TextDecoder().decode(d)),
+    });
+    await ok.write!(new TextEncoder().encode('ab'), null);
+    await ok.write!(new TextEncoder().encode('cd'), null);
+    await ok.close();
+    expect(commits).toEqual(['abcd']);
+    const bad = createBufferedHandle({
+      path: '/k', backend: 'kv', flags: parseOpenFlags('w'),
+      commit: async () => { throw new ShylockError('EIO', 'server gone'); },
+    });
+    await bad.write!(new Uint8Array(1), null);
+    await expect(bad.flush!()).rejects.toMatchObject({ code: 'EIO' });
+    await expect(bad.close()).rejects.toMatchObject({ code: 'EIO' });
+  });
+  it('a write over maxSize rejects EFBIG', async () => {
+    const h = createBufferedHandle({ path: '/k', backend: 'kv', flags: parseOpenFlags('w'), maxSize: 3, commit: async () => {} });
+    await expect(h.write!(new Uint8Array(4), 0)).rejects.toMatchObject({ code: 'EFBIG' });
+  });
+});

@@ -1,0 +1,98 @@
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parseOpenFlags } from '@shylock/core';
+import { describeBackend, readText, writeFile } from '@shylock/conformance';
+import { memoryBackend } from '@shylock/memory';
+import { createLimiter, createPolicy, qosLayer, throttle } from '../src/index.js';
+
+// A rule that never throttles must change nothing a backend does.
+describeBackend(
+  'qosLayer(memory)',
+  () =>
+    qosLayer(createPolicy([{ path: '/', readBytesPerSec: 2 ** 40, writeBytesPerSec: 2 ** 40, readOpsPerSec: 1e9 }]))(
+      memoryBackend({ streams: ['/streams'] }),
+    ),
+  { streams: { dir: '/streams', fanout: true } },
+);
+
+describe('qosLayer', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  it('a read is charged the bytes it returned, not the buffer size', async () => {
+    const policy = createPolicy([{ path: '/u', readBytesPerSec: 1 << 20 }]);
+    const backend = qosLayer(policy)(memoryBackend({ files: { '/u/small.txt': 'twelve bytes' } }));
+    expect(await readText(backend, '/u/small.txt')).toBe('twelve bytes');
+    const [stats] = policy.stats();
+    expect(stats!.read.bytes).toBe(12);
+    expect(stats!.read.ops).toBe(2); // one read with data, one at end of file
+  });
+  it('writes, lists and changes are charged to their budgets', async () => {
+    const policy = createPolicy([{ path: '/', writeBytesPerSec: 1 << 30, readOpsPerSec: 1e6, writeOpsPerSec: 1e6 }]);
+    const backend = qosLayer(policy)(memoryBackend());
+    await writeFile(backend, '/a', 'abcd');
+    await backend.list('/');
+    await backend.mkdir!('/d');
+    await backend.rename!('/a', '/d/a');
+    const [stats] = policy.stats();
+    expect(stats!.write.bytes).toBe(4);
+    expect(stats!.write.ops).toBe(3); // write, mkdir, rename
+    expect(stats!.read.ops).toBe(1); // list
+  });
+  it('reads of a throttled path wait for their budget', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] });
+    const data = 'x'.repeat(4000);
+    const policy = createPolicy([{ path: '/slow', readBytesPerSec: 1000, burst: { bytes: 1000 } }]);
+    const backend = qosLayer(policy)(memoryBackend({ files: { '/slow/f': data, '/fast/f': data } }));
+    const handle = await backend.open('/slow/f', parseOpenFlags('r'));
+    const buf = new Uint8Array(1000);
+    const t0 = performance.now();
+    for (let i = 0; i < 4; i++) {
+      const read = handle.read(buf, i * 1000);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(await read).toBe(1000);
+    }
+    expect(performance.now() - t0).toBe(4000);
+    await handle.close();
+    expect(await readText(backend, '/fast/f')).toBe(data); // no rule: at once
+  });
+});
+
+describe('throttle', () => {
+  it('passes every byte through unchanged', async () => {
+    const input = Buffer.from(Array.from({ length: 100_000 }, (_, i) => i & 255));
+    const out: Buffer[] = [];
+    await pipeline(
+      Readable.from([input.subarray(0, 70_000), input.subarray(70_000)]),
+      throttle(createLimiter({ bytesPerSecond: 1 << 30 })),
+      new Writable({
+        write(chunk: Buffer, _e, cb) {
+          out.push(chunk);
+          cb();
+        },
+      }),
+    );
+    expect(Buffer.compare(Buffer.concat(out), input)).toBe(0);
+    expect(Math.max(...out.map((c) => c.length))).toBeLessThanOrEqual(16 * 1024);
+  });
+  it('paces a stream to the limiter rate', async () => {
+    // 64 KiB at 256 KiB/s after a 16 KiB burst: at least 180 ms.
+    const limiter = createLimiter({ bytesPerSecond: 256 * 1024, burst: { bytes: 16 * 1024 } });
+    const t0 = performance.now();
+    await pipeline(Readable.from([Buffer.alloc(64 * 1024)]), throttle(limiter), new Writable({ write: (_c, _e, cb) => cb() }));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(180);
+  });
+  it('a destroyed stream stops waiting', async () => {
+    const limiter = createLimiter({ bytesPerSecond: 1, burst: { bytes: 1 } });
+    const t = throttle(limiter);
+    t.write(Buffer.alloc(10));
+    await new Promise((r) => setTimeout(r, 20));
+    t.destroy();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(limiter.stats().queued).toBe(0);
+  });
+  it('a bad chunkSize throws', () => {
+    expect(() => throttle(createLimiter(), { chunkSize: 0 })).toThrow(/chunkSize/);
+  });
+});
