@@ -109,12 +109,27 @@ export function isErrorCode(code: unknown): code is ErrorCode {
 }
 
 /**
- * Turns anything thrown into a {@link ShylockError}. A ShylockError passes through; a Node
+ * Turns anything thrown into a {@link ShylockError}. A ShylockError passes through (with `op`,
+ * `path` and `backend` filled in from `options` where it had none); a Node
  * system error keeps its POSIX code (`ENOENT` from `fs` stays ENOENT); anything else becomes EIO
  * with the original kept as `cause`.
  */
 export function toShylockError(error: unknown, options: ShylockErrorOptions = {}): ShylockError {
-  if (isShylockError(error)) return error;
+  if (isShylockError(error)) {
+    const missing =
+      (error.op === undefined && options.op !== undefined) ||
+      (error.path === undefined && options.path !== undefined) ||
+      (error.backend === undefined && options.backend !== undefined);
+    if (!missing) return error;
+    // Fill in where it happened, keeping everything the thrower said.
+    return new ShylockError(error.code, error.message, {
+      op: error.op ?? options.op,
+      path: error.path ?? options.path,
+      backend: error.backend ?? options.backend,
+      cause: error.cause,
+      retryable: error.retryable,
+    });
+  }
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
   if (isErrorCode(code)) return new ShylockError(code, message, { ...options, cause: error });

@@ -21,4 +21,4 @@ export type {
   OpOptions,
   Stat,
 } from './types.js';
-export type { AccessKind, AcquireOptions, Limits, QosPolicy, QosRule } from './qos.js';
+export type { AccessKind, AcquireOptions, Limits, QosBinding, QosPolicy, QosRule } from './qos.js';

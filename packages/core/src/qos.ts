@@ -36,6 +36,14 @@ export interface AcquireOptions {
   signal?: AbortSignal;
 }
 
+/** A policy bound to one path and kind, with the rule lookup done once (see {@link QosPolicy.bind}). */
+export interface QosBinding {
+  /** As {@link QosPolicy.acquire} for the bound path and kind. */
+  acquire(bytes?: number, options?: AcquireOptions): Promise<void>;
+  /** Takes the amount now and returns true, or returns false having taken nothing. */
+  tryAcquire(bytes?: number, ops?: number): boolean;
+}
+
 /**
  * A set of path rules. Every rule whose path is a prefix of the request's path applies, so a
  * child can't exceed its parent.
@@ -46,6 +54,11 @@ export interface QosPolicy {
    * Rejects ECANCELED when aborted.
    */
   acquire(path: string, kind: AccessKind, bytes: number, options?: AcquireOptions): Promise<void>;
+  /**
+   * The rules of `path` for `kind`, looked up once: an open file keeps its binding. Rule changes
+   * still apply at once (the binding looks again when the rules changed).
+   */
+  bind(path: string, kind: AccessKind): QosBinding;
   /** True when the rules apply to no path at all (nothing to wait for). */
   readonly empty: boolean;
 }

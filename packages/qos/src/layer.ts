@@ -14,11 +14,15 @@ export function qosLayer(policy: QosPolicy): Layer {
   return (inner: Backend): Backend => {
     const op = (path: string, kind: 'read' | 'write') => policy.acquire(path, kind, 0);
     const wrapHandle = (handle: FileHandle, path: string): FileHandle => {
+      const reads = policy.bind(path, 'read');
+      const writes = policy.bind(path, 'write');
       const wrapped: FileHandle = {
         async read(buffer, position, options) {
-          await policy.acquire(path, 'read', 0, options);
+          if (!reads.tryAcquire(0, 1)) await reads.acquire(0, options);
           const n = await handle.read(buffer, position, options);
-          if (n > 0) await policy.acquire(path, 'read', n, { ops: 0, ...(options?.signal ? { signal: options.signal } : {}) });
+          if (n > 0 && !reads.tryAcquire(n, 0)) {
+            await reads.acquire(n, { ops: 0, ...(options?.signal ? { signal: options.signal } : {}) });
+          }
           return n;
         },
         close: () => handle.close(),
@@ -26,7 +30,7 @@ export function qosLayer(policy: QosPolicy): Layer {
       if (handle.write) {
         const write = handle.write.bind(handle);
         wrapped.write = async (data, position, options) => {
-          await policy.acquire(path, 'write', data.length, options);
+          if (!writes.tryAcquire(data.length, 1)) await writes.acquire(data.length, options);
           return write(data, position, options);
         };
       }

@@ -5,6 +5,7 @@ import {
   type AccessKind,
   type AcquireOptions,
   type Limits,
+  type QosBinding,
   type QosPolicy,
   type QosRule,
 } from '@shylock/core';
@@ -50,8 +51,8 @@ export interface Policy extends QosPolicy {
    * changes; rules at unchanged paths keep their state.
    */
   replace(rules: QosRule[]): void;
-  /** A view of this policy for one path and kind, for {@link throttle}. */
-  bind(path: string, kind: AccessKind): Acquirer;
+  /** This policy for one path and kind, rules looked up once: for open files and {@link throttle}. */
+  bind(path: string, kind: AccessKind): QosBinding;
   /** Counters per rule. */
   stats(): RuleStats[];
   /** The key a rule path is stored under: normalised, mountpoint stripped. */
@@ -112,6 +113,8 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
   const root = options.root === undefined ? undefined : normalizePath(options.root, 'policy root');
   const table = new Map<string, Entry>();
   let deepest = 0;
+  /** Bumped when rules are added or removed, so bindings know to look again. */
+  let version = 0;
 
   const keyOf = (path: string): string => {
     const p = normalizePath(typeof path === 'string' ? path.trim() : path, 'qos rule');
@@ -135,6 +138,7 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
       write: createLimiter(limiterOptions(rule, 'write')),
     });
     deepest = Math.max(deepest, depthOf(key));
+    version++;
   };
   const change = (entry: Entry, rule: QosRule) => {
     entry.rule = rule;
@@ -222,6 +226,7 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
       entry.read.release();
       entry.write.release();
       recomputeDepth();
+      version++;
       return true;
     },
     replace(next) {
@@ -244,10 +249,35 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
         else insert(key, rule);
       }
       recomputeDepth();
+      version++;
     },
     bind(path, kind) {
       const p = normalizePath(path, 'bind');
-      return { acquire: (bytes = 0, o) => acquire(p, kind, bytes, o) };
+      let seen = -1;
+      let limiters: Limiter[] = [];
+      const current = () => {
+        if (seen !== version) {
+          limiters = match(p).map((e) => e[kind]);
+          seen = version;
+        }
+        return limiters;
+      };
+      const binding: QosBinding = {
+        acquire(bytes = 0, o) {
+          const ls = current();
+          if (ls.length === 0) return RESOLVED;
+          if (ls.length === 1) return ls[0]!.acquire(bytes, o);
+          return (async () => {
+            for (const l of ls) await l.acquire(bytes, o);
+          })();
+        },
+        tryAcquire(bytes = 0, ops = 1) {
+          const ls = current();
+          // With nested rules a partial take can't be undone: those wait in acquire().
+          return ls.length === 0 || (ls.length === 1 && ls[0]!.tryAcquire(bytes, ops));
+        },
+      };
+      return binding;
     },
     stats() {
       return [...table.values()].map((e) => ({ path: e.rule.path, read: e.read.stats(), write: e.write.stats() }));

@@ -59,6 +59,30 @@ describe('qosLayer', () => {
   });
 });
 
+describe('qosLayer on files already open', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  it('a rule added after open applies to the next read, and removing it frees the file', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] });
+    const policy = createPolicy();
+    const backend = qosLayer(policy)(memoryBackend({ files: { '/a/f': 'x'.repeat(10_000) } }));
+    const handle = await backend.open('/a/f', parseOpenFlags('r'));
+    const buf = new Uint8Array(1000);
+    expect(await handle.read(buf, 0)).toBe(1000); // no rule yet
+    policy.add({ path: '/a', readOpsPerSec: 1, burst: { ops: 1 } });
+    expect(await handle.read(buf, 0)).toBe(1000); // the burst
+    let done = false;
+    const third = handle.read(buf, 0).then((n) => ((done = true), n));
+    await vi.advanceTimersByTimeAsync(500);
+    expect(done).toBe(false);
+    policy.remove('/a');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await third).toBe(1000);
+    await handle.close();
+  });
+});
+
 describe('throttle', () => {
   it('passes every byte through unchanged', async () => {
     const input = Buffer.from(Array.from({ length: 100_000 }, (_, i) => i & 255));

@@ -1,0 +1,146 @@
+// @shylock/qos benchmarks: every figure is measured side by side in this one run.
+//   node bench/run.mjs            all tables (about 45 s)
+//   node bench/run.mjs --quick    shorter runs, for a smoke check
+import { RateLimiter } from 'limiter';
+import { parseOpenFlags } from '@shylock/core';
+import { memoryBackend } from '@shylock/memory';
+import { createLimiter, createPolicy, qosLayer } from '@shylock/qos';
+
+const quick = process.argv.includes('--quick');
+const SECONDS = quick ? 1 : 5;
+const KiB = 1024;
+const MiB = 1024 * 1024;
+
+const table = (title, head, rows) => {
+  console.log(`\n### ${title}\n`);
+  console.log(`| ${head.join(' | ')} |`);
+  console.log(`|${head.map(() => '---').join('|')}|`);
+  for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+};
+const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** Calls `fn` in a loop for `ms` and returns calls per second (best of 3 rounds). */
+async function rate(fn, ms = quick ? 300 : 1000) {
+  let best = 0;
+  for (let round = 0; round < 3; round++) {
+    let n = 0;
+    const t0 = performance.now();
+    let t = t0;
+    while (t - t0 < ms) {
+      for (let i = 0; i < 1000; i++) await fn();
+      n += 1000;
+      t = performance.now();
+    }
+    best = Math.max(best, n / ((t - t0) / 1000));
+  }
+  return best;
+}
+function rateSync(fn, ms = quick ? 300 : 1000) {
+  let best = 0;
+  for (let round = 0; round < 3; round++) {
+    let n = 0;
+    const t0 = performance.now();
+    let t = t0;
+    while (t - t0 < ms) {
+      for (let i = 0; i < 10000; i++) fn();
+      n += 10000;
+      t = performance.now();
+    }
+    best = Math.max(best, n / ((t - t0) / 1000));
+  }
+  return best;
+}
+
+// 1. Throughput when tokens are available.
+{
+  const ours = createLimiter({ bytesPerSecond: 1e15, opsPerSecond: 1e15 });
+  const theirs = new RateLimiter({ tokensPerInterval: 1e15, interval: 'second' });
+  const oursAwait = await rate(() => ours.acquire(1));
+  const theirsAwait = await rate(() => theirs.removeTokens(1));
+  const oursTry = rateSync(() => ours.tryAcquire(1));
+  const theirsTry = rateSync(() => theirs.tryRemoveTokens(1));
+  table('Limiter calls per second, tokens available (higher is better)', ['call', '@shylock/qos', 'npm limiter 4', 'ratio'], [
+    ['awaited `acquire(1)` vs `removeTokens(1)`', fmt(oursAwait), fmt(theirsAwait), `${fmt(oursAwait / theirsAwait, 2)}×`],
+    ['`tryAcquire(1)` vs `tryRemoveTokens(1)`', fmt(oursTry), fmt(theirsTry), `${fmt(oursTry / theirsTry, 2)}×`],
+  ]);
+}
+
+// 2. Accuracy: achieved vs configured rate, after the initial burst is spent.
+async function achieved({ bytesPerSecond, opsPerSecond, chunk, consumers = 1 }) {
+  const limiter = createLimiter({ bytesPerSecond, opsPerSecond });
+  while (limiter.tryAcquire(chunk)); // spend the burst: measure the steady rate
+  const t0 = performance.now();
+  const stopAt = t0 + SECONDS * 1000;
+  const shares = new Array(consumers).fill(0);
+  let last = t0;
+  await Promise.all(
+    shares.map(async (_, i) => {
+      while (performance.now() < stopAt) {
+        await limiter.acquire(chunk);
+        last = performance.now();
+        shares[i] += 1;
+      }
+    }),
+  );
+  const seconds = (last - t0) / 1000;
+  const total = shares.reduce((a, b) => a + b, 0);
+  return { perSecond: total / seconds, shares, seconds };
+}
+{
+  const rows = [];
+  for (const [label, bytesPerSecond, chunk] of [
+    ['64 KiB/s', 64 * KiB, 1 * KiB],
+    ['1 MiB/s', 1 * MiB, 16 * KiB],
+    ['256 MiB/s', 256 * MiB, 1 * MiB],
+  ]) {
+    const r = await achieved({ bytesPerSecond, chunk });
+    const got = r.perSecond * chunk;
+    rows.push([label, `${fmt(got / KiB, 1)} KiB/s`, `${fmt(((got - bytesPerSecond) / bytesPerSecond) * 100, 2)}%`, fmt(r.seconds, 1)]);
+  }
+  const ops = await achieved({ opsPerSecond: 1000, chunk: 0 });
+  rows.push(['1000 ops/s', `${fmt(ops.perSecond, 1)} ops/s`, `${fmt(((ops.perSecond - 1000) / 1000) * 100, 2)}%`, fmt(ops.seconds, 1)]);
+  table(`Accuracy over ${SECONDS} s, one consumer (target ±2%)`, ['configured', 'achieved', 'error', 'seconds'], rows);
+
+  const many = await achieved({ bytesPerSecond: 1 * MiB, chunk: 4 * KiB, consumers: 50 });
+  const fair = many.shares.reduce((a, b) => a + b, 0) / 50;
+  const worst = Math.max(...many.shares.map((s) => Math.abs(s - fair) / fair));
+  const total = many.perSecond * 4 * KiB;
+  table(`50 concurrent consumers of one 1 MiB/s rule over ${SECONDS} s (targets: total ±2%, each ±10%)`, ['total', 'error', 'worst consumer vs fair share'], [
+    [`${fmt(total / KiB, 1)} KiB/s`, `${fmt(((total - MiB) / MiB) * 100, 2)}%`, `${fmt(worst * 100, 2)}%`],
+  ]);
+}
+
+// 3. Policy lookup cost: 10,000 rules vs 1.
+{
+  const huge = { readBytesPerSec: 1e15, readOpsPerSec: 1e15 };
+  const one = createPolicy([{ path: '/users/u42', ...huge }]);
+  const many = createPolicy(Array.from({ length: 10_000 }, (_, i) => ({ path: `/users/u${i}`, ...huge })));
+  const path = '/users/u42/projects/2026/report.csv';
+  const r1 = await rate(() => one.acquire(path, 'read', 4096));
+  const r10k = await rate(() => many.acquire(path, 'read', 4096));
+  table('`policy.acquire` per second, path 5 segments deep (target: 10,000 rules ≥ 0.5× of 1 rule)', ['rules', 'acquire/s', 'vs 1 rule'], [
+    ['1', fmt(r1), '1.00×'],
+    ['10,000', fmt(r10k), `${fmt(r10k / r1, 2)}×`],
+  ]);
+}
+
+// 4. qosLayer overhead when its rule never throttles: 4 KiB reads from a memory backend.
+{
+  const data = new Uint8Array(1 * MiB);
+  const plain = memoryBackend({ files: { '/u/f': data } });
+  const policy = createPolicy([{ path: '/u', readBytesPerSec: 1e15, readOpsPerSec: 1e15 }]);
+  const layered = qosLayer(policy)(memoryBackend({ files: { '/u/f': data } }));
+  const buf = new Uint8Array(4 * KiB);
+  const hPlain = await plain.open('/u/f', parseOpenFlags('r'));
+  const hLayered = await layered.open('/u/f', parseOpenFlags('r'));
+  let a = 0;
+  let b = 0;
+  const rPlain = await rate(() => hPlain.read(buf, (a = (a + 4096) % MiB)));
+  const rLayered = await rate(() => hLayered.read(buf, (b = (b + 4096) % MiB)));
+  table('4 KiB reads per second from memory, with and without a never-throttling qosLayer', ['backend', 'reads/s', 'MiB/s', 'ratio'], [
+    ['memory', fmt(rPlain), fmt((rPlain * 4) / 1024, 0), '1.00×'],
+    ['qosLayer(memory)', fmt(rLayered), fmt((rLayered * 4) / 1024, 0), `${fmt(rLayered / rPlain, 2)}×`],
+  ]);
+  await hPlain.close();
+  await hLayered.close();
+}
