@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, it } from 'vitest';
 import type { Backend, Capabilities } from '@shylock/core';
 import { randomName, type ConformanceOptions, type SuiteContext } from './context.js';
 import { errorsSuite } from './suites/errors.js';
+import { linksSuite } from './suites/links.js';
 import { listSuite } from './suites/list.js';
 import { metadataSuite } from './suites/metadata.js';
 import { mkdirSuite } from './suites/mkdir.js';
@@ -23,6 +24,7 @@ const SUITES = {
   rename: renameSuite,
   truncate: truncateSuite,
   metadata: metadataSuite,
+  links: linksSuite,
   errors: errorsSuite,
   streams: streamsSuite,
 } as const;

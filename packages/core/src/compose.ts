@@ -87,7 +87,7 @@ export function compose(mounts: Record<string, Backend>, options: ComposeOptions
   const notHere = (op: string, path: string): never => {
     throw new ShylockError('EPERM', `${op} ${path}: this directory only holds mounts`, { op, path, backend: name });
   };
-  const method = <K extends 'mkdir' | 'unlink' | 'rmdir' | 'truncate' | 'chmod' | 'utimes'>(
+  const method = <K extends 'mkdir' | 'unlink' | 'rmdir' | 'truncate' | 'chmod' | 'utimes' | 'chown' | 'readlink'>(
     op: K,
     r: Resolved,
   ): NonNullable<Backend[K]> => {
@@ -209,6 +209,33 @@ export function compose(mounts: Record<string, Backend>, options: ComposeOptions
       if (isVirtual(path)) notHere('utimes', path);
       const r = need('utimes', path);
       return via('utimes', path, r, () => method('utimes', r)(r.inner, atimeMs, mtimeMs));
+    },
+    async chown(path, uid, gid) {
+      if (isVirtual(path)) notHere('chown', path);
+      const r = need('chown', path);
+      return via('chown', path, r, () => method('chown', r)(r.inner, uid, gid));
+    },
+    async readlink(path) {
+      const r = need('readlink', path);
+      return via('readlink', path, r, () => method('readlink', r)(r.inner));
+    },
+    async symlink(target, path) {
+      if (table.has(path) || isVirtual(path)) {
+        throw new ShylockError('EEXIST', `symlink ${path}: it exists`, { op: 'symlink', path, backend: name });
+      }
+      const r = need('symlink', path);
+      if (!r.backend.symlink) throw new ShylockError('ENOSYS', `symlink: ${r.backend.name} does not support it`);
+      return via('symlink', path, r, () => r.backend.symlink!(target, r.inner));
+    },
+    async link(from, to) {
+      for (const p of [from, to]) if (table.has(p) || isVirtual(p)) notHere('link', p);
+      const a = need('link', from);
+      const b = need('link', to);
+      if (a.mount !== b.mount) {
+        throw new ShylockError('EXDEV', `link ${from} → ${to}: they are on different backends`, { op: 'link', path: to });
+      }
+      if (!a.backend.link) throw new ShylockError('ENOSYS', `link: ${a.backend.name} does not support it`);
+      return via('link', to, a, () => a.backend.link!(a.inner, b.inner));
     },
     async close() {
       const results = await Promise.allSettled(all.map((b) => b.close()));

@@ -17,9 +17,12 @@ export const NO_CAPABILITIES: Readonly<Capabilities> = Object.freeze({
   streams: false,
   chmod: false,
   utimes: false,
+  symlinks: false,
+  hardLinks: false,
+  chown: false,
 });
 
-const OPTIONAL_PATH_METHODS = ['mkdir', 'unlink', 'rmdir', 'truncate', 'chmod', 'utimes'] as const;
+const OPTIONAL_PATH_METHODS = ['mkdir', 'unlink', 'rmdir', 'truncate', 'chmod', 'utimes', 'chown', 'readlink'] as const;
 
 function checkSignal(op: string, path: string, backend: string, options?: OpOptions): void {
   if (options?.signal?.aborted) throw abortError(options.signal, { op, path, backend });
@@ -90,15 +93,44 @@ export function defineBackend<B extends Backend>(impl: B): Backend {
       }
     };
   }
-  if (typeof impl.rename === 'function') {
-    const rename = impl.rename;
-    backend.rename = async (from, to) => {
-      const a = normalizePath(from, 'rename');
-      const b = normalizePath(to, 'rename');
+  for (const method of ['rename', 'link'] as const) {
+    const fn = impl[method];
+    if (typeof fn !== 'function') continue;
+    backend[method] = async (from: string, to: string) => {
+      const a = normalizePath(from, method);
+      const b = normalizePath(to, method);
       try {
-        return await rename.call(impl, a, b);
+        return await fn.call(impl, a, b);
       } catch (e) {
-        return fail(e, 'rename', a);
+        return fail(e, method, a);
+      }
+    };
+  }
+  if (typeof impl.statfs === 'function') {
+    const statfs = impl.statfs;
+    backend.statfs = async () => {
+      try {
+        return await statfs.call(impl);
+      } catch (e) {
+        return fail(e, 'statfs');
+      }
+    };
+  }
+  if (typeof impl.symlink === 'function') {
+    const symlink = impl.symlink;
+    backend.symlink = async (target, path) => {
+      const p = normalizePath(path, 'symlink');
+      if (typeof target !== 'string' || target === '' || target.includes('\0')) {
+        throw new ShylockError('EINVAL', `symlink ${p}: the target must be a non-empty string without NUL`, {
+          op: 'symlink',
+          path: p,
+          backend: name,
+        });
+      }
+      try {
+        return await symlink.call(impl, target, p);
+      } catch (e) {
+        return fail(e, 'symlink', p);
       }
     };
   }
@@ -141,7 +173,7 @@ export function guardHandle(handle: FileHandle, path: string, backend: string): 
       }
     };
   }
-  for (const method of ['truncate', 'stat', 'flush'] as const) {
+  for (const method of ['truncate', 'stat', 'flush', 'sync'] as const) {
     const fn = handle[method] as ((...args: unknown[]) => Promise<unknown>) | undefined;
     if (!fn) continue;
     (wrapped as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {

@@ -18,7 +18,9 @@ export type {
   FileType,
   Layer,
   OpenFlags,
+  OpenOptions,
   OpOptions,
   Stat,
+  StatFs,
 } from './types.js';
 export type { AccessKind, AcquireOptions, Limits, QosBinding, QosPolicy, QosRule } from './qos.js';

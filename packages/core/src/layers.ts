@@ -30,6 +30,9 @@ export const readOnly: Layer = (inner: Backend): Backend => {
       append: false,
       chmod: false,
       utimes: false,
+      symlinks: false,
+      hardLinks: false,
+      chown: false,
     }),
     stat: (path, options) => inner.stat(path, options),
     list: (path, options) => inner.list(path, options),
@@ -50,6 +53,11 @@ export const readOnly: Layer = (inner: Backend): Backend => {
     truncate: (path) => erofs('truncate', path),
     chmod: (path) => erofs('chmod', path),
     utimes: (path) => erofs('utimes', path),
+    chown: (path) => erofs('chown', path),
+    symlink: (_target, path) => erofs('symlink', path),
+    link: (_from, to) => erofs('link', to),
+    ...(inner.readlink ? { readlink: (path: string) => inner.readlink!(path) } : {}),
+    ...(inner.statfs ? { statfs: () => inner.statfs!() } : {}),
     close: () => inner.close(),
   });
 };

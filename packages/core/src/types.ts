@@ -37,6 +37,12 @@ export interface OpOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@link Backend.open}. */
+export interface OpenOptions extends OpOptions {
+  /** Permission bits of a file that `open` creates (default 0o644); ignored where files have none. */
+  mode?: number;
+}
+
 /**
  * How a file is opened. Use {@link parseOpenFlags} to build one from Node's `'r'`, `'w'`, `'a+'`
  * … strings or from numeric `O_*` flags.
@@ -79,6 +85,12 @@ export interface Capabilities {
   append: boolean;
   /** Paths of type `stream` exist. */
   streams: boolean;
+  /** `symlink` and `readlink`. */
+  symlinks: boolean;
+  /** `link` (hard links). */
+  hardLinks: boolean;
+  /** `chown`: files have owners that can change. */
+  chown: boolean;
   /** `chmod`. */
   chmod: boolean;
   /** `utimes`. */
@@ -114,6 +126,11 @@ export interface FileHandle {
    */
   flush?(): Promise<void>;
   /**
+   * Makes written data durable on the storage itself (fsync). Where absent, `flush` is the
+   * durability point. The FUSE adapter calls it for fsync(2); `flush` for every close(2).
+   */
+  sync?(): Promise<void>;
+  /**
    * Commits what `flush` did not and releases the handle. Errors of that last commit surface
    * HERE: a close that resolves means the data is stored. Closing twice resolves.
    */
@@ -129,7 +146,7 @@ export interface Backend {
   /** Short name used in errors and metrics: `'memory'`, `'etcd'`. */
   readonly name: string;
   readonly capabilities: Readonly<Capabilities>;
-  /** Rejects ENOENT when missing, ENOTDIR when a parent is a file. */
+  /** Rejects ENOENT when missing, ENOTDIR when a parent is a file. Does not follow a symlink at `path`. */
   stat(path: string, options?: OpOptions): Promise<Stat>;
   /** The entries of a directory, without `.` and `..`. Rejects ENOENT, ENOTDIR on a file. */
   list(path: string, options?: OpOptions): Promise<DirEntry[]>;
@@ -137,7 +154,7 @@ export interface Backend {
    * Opens a file. Rejects ENOENT (missing, no `create`), EEXIST (`create` + `exclusive`),
    * EISDIR (a directory), ENOTDIR (a parent is a file), EROFS / EACCES (not writable here).
    */
-  open(path: string, flags: OpenFlags, options?: OpOptions): Promise<FileHandle>;
+  open(path: string, flags: OpenFlags, options?: OpenOptions): Promise<FileHandle>;
   /** Rejects EEXIST, ENOENT (missing parent), ENOTDIR. */
   mkdir?(path: string, mode?: number): Promise<void>;
   /** Removes a file. Rejects ENOENT, EISDIR on a directory. */
@@ -155,8 +172,31 @@ export interface Backend {
   chmod?(path: string, mode: number): Promise<void>;
   /** Sets access and modification times (ms since the epoch). Rejects ENOENT. */
   utimes?(path: string, atimeMs: number, mtimeMs: number): Promise<void>;
+  /** Sets the owner and group; -1 (0xffffffff) leaves one unchanged. Rejects ENOENT, EPERM. */
+  chown?(path: string, uid: number, gid: number): Promise<void>;
+  /** Makes `path` a symbolic link holding `target` (stored as given, never followed). Rejects EEXIST. */
+  symlink?(target: string, path: string): Promise<void>;
+  /** The target a symbolic link holds. Rejects ENOENT, EINVAL when not a link. */
+  readlink?(path: string): Promise<string>;
+  /** Makes `newPath` another name of the file `existingPath`. Rejects ENOENT, EEXIST, EPERM on directories. */
+  link?(existingPath: string, newPath: string): Promise<void>;
+  /** Space and file counts for `df`. */
+  statfs?(): Promise<StatFs>;
   /** Releases connections and timers. Idempotent; handles still open are closed first. */
   close(): Promise<void>;
+}
+
+/** File system usage, as `statfs(2)` reports it. */
+export interface StatFs {
+  /** Block size in bytes. */
+  bsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  /** Longest name. */
+  namemax: number;
 }
 
 /** A layer wraps a backend in cross-cutting behaviour: read-only, QoS, retry, metrics. */

@@ -36,6 +36,8 @@ export interface MemoryBackendOptions {
 
 interface Meta {
   mode: number;
+  uid?: number;
+  gid?: number;
   mtimeMs: number;
   ctimeMs: number;
   atimeMs: number;
@@ -50,8 +52,14 @@ interface DirNode extends Meta {
 interface FileNode extends Meta {
   kind: 'file';
   data: ByteBuffer;
+  /** Directory entries naming this file (hard links). */
+  links: number;
 }
-type Node = DirNode | FileNode | (StreamNode & Meta);
+interface LinkNode extends Meta {
+  kind: 'symlink';
+  target: string;
+}
+type Node = DirNode | FileNode | LinkNode | (StreamNode & Meta);
 
 const encoder = new TextEncoder();
 
@@ -123,6 +131,8 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
   const statOf = (node: Node): Stat => {
     const base = {
       mode: node.mode,
+      ...(node.uid === undefined ? {} : { uid: node.uid }),
+      ...(node.gid === undefined ? {} : { gid: node.gid }),
       mtimeMs: node.mtimeMs,
       ctimeMs: node.ctimeMs,
       atimeMs: node.atimeMs,
@@ -134,7 +144,8 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       return { type: 'directory', size: 0, nlink: 2 + dirs, ...base };
     }
     if (node.kind === 'stream') return { type: 'stream', size: 0, nlink: 1, ...base };
-    return { type: 'file', size: node.data.size, nlink: 1, ...base };
+    if (node.kind === 'symlink') return { type: 'symlink', size: Buffer.byteLength(node.target), nlink: 1, ...base };
+    return { type: 'file', size: node.data.size, nlink: node.links, ...base };
   };
   /** Applies a size change to the total; ENOSPC / EFBIG when over the limits. */
   const account = (op: string, path: string, from: number, to: number) => {
@@ -145,7 +156,9 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
     totalBytes += to - from;
   };
   const release = (node: Node) => {
-    if (node.kind === 'file') totalBytes -= node.data.size;
+    if (node.kind === 'file') {
+      if (--node.links === 0) totalBytes -= node.data.size;
+    } else if (node.kind === 'symlink') return;
     else if (node.kind === 'stream') node.end();
     else for (const child of node.children.values()) release(child);
   };
@@ -168,7 +181,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
     const [parent, leaf] = [mkdirp(p.slice(0, p.lastIndexOf('/')) || '/'), p.slice(p.lastIndexOf('/') + 1)];
     const bytes = typeof contents === 'string' ? encoder.encode(contents) : contents;
     account('memoryBackend', p, 0, bytes.length);
-    parent.children.set(leaf, { kind: 'file', data: new ByteBuffer(bytes), ...meta(0o644) });
+    parent.children.set(leaf, { kind: 'file', data: new ByteBuffer(bytes), links: 1, ...meta(0o644) });
   }
 
   const openFile = (node: FileNode, path: string, flags: OpenFlags): FileHandle => {
@@ -225,6 +238,9 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       streams: (options.streams ?? []).length > 0,
       chmod: true,
       utimes: true,
+      symlinks: true,
+      hardLinks: true,
+      chown: true,
     },
     async stat(path) {
       return statOf(lookup('stat', path));
@@ -239,12 +255,13 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       }
       return entries;
     },
-    async open(path, flags) {
+    async open(path, flags, openOptions) {
       const existing = find('open', path);
       if (existing) {
         if (flags.create && flags.exclusive) fail('EEXIST', 'open', path, 'the file exists');
         if (existing.kind === 'directory') fail('EISDIR', 'open', path, 'is a directory');
         if (existing.kind === 'stream') return openStream(existing, path, flags, backlog);
+        if (existing.kind === 'symlink') fail('ELOOP', 'open', path, 'is a symbolic link (links are not followed)');
         if (flags.truncate && flags.write) {
           account('open', path, existing.data.size, 0);
           existing.data.truncate(0);
@@ -256,9 +273,9 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       const [parent, leaf] = parentOf('open', path);
       let node: Node;
       if (parent.streams) {
-        node = Object.assign(newStream(), meta(0o644));
+        node = Object.assign(newStream(), meta((openOptions?.mode ?? 0o644) & 0o7777));
       } else {
-        node = { kind: 'file', data: new ByteBuffer(), ...meta(0o644) };
+        node = { kind: 'file', data: new ByteBuffer(), links: 1, ...meta((openOptions?.mode ?? 0o644) & 0o7777) };
       }
       parent.children.set(leaf, node);
       touch(parent);
@@ -320,6 +337,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       const node = lookup('truncate', path);
       if (node.kind === 'directory') fail('EISDIR', 'truncate', path, 'is a directory');
       if (node.kind === 'stream') return;
+      if (node.kind === 'symlink') fail('EINVAL', 'truncate', path, 'is a symbolic link');
       account('truncate', path, node.data.size, size);
       node.data.truncate(size);
       touch(node);
@@ -334,6 +352,33 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       node.atimeMs = atimeMs;
       node.mtimeMs = mtimeMs;
       node.ctimeMs = Date.now();
+    },
+    async chown(path, uid, gid) {
+      const node = lookup('chown', path);
+      if (uid !== -1 && uid !== 0xffffffff) node.uid = uid;
+      if (gid !== -1 && gid !== 0xffffffff) node.gid = gid;
+      node.ctimeMs = Date.now();
+    },
+    async symlink(target, path) {
+      const [parent, leaf] = parentOf('symlink', path);
+      if (parent.children.has(leaf)) fail('EEXIST', 'symlink', path, 'it exists');
+      parent.children.set(leaf, { kind: 'symlink', target, ...meta(0o777) });
+      touch(parent);
+    },
+    async readlink(path) {
+      const node = lookup('readlink', path);
+      if (node.kind !== 'symlink') fail('EINVAL', 'readlink', path, 'not a symbolic link');
+      return node.target;
+    },
+    async link(existing, path) {
+      const node = lookup('link', existing);
+      if (node.kind === 'directory') fail('EPERM', 'link', existing, 'directories cannot be hard-linked');
+      const [parent, leaf] = parentOf('link', path);
+      if (parent.children.has(leaf)) fail('EEXIST', 'link', path, 'it exists');
+      if (node.kind === 'file') node.links++;
+      parent.children.set(leaf, node);
+      node.ctimeMs = Date.now();
+      touch(parent);
     },
     async close() {
       release(root);

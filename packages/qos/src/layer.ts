@@ -37,6 +37,7 @@ export function qosLayer(policy: QosPolicy): Layer {
       if (handle.truncate) wrapped.truncate = handle.truncate.bind(handle);
       if (handle.stat) wrapped.stat = handle.stat.bind(handle);
       if (handle.flush) wrapped.flush = handle.flush.bind(handle);
+      if (handle.sync) wrapped.sync = handle.sync.bind(handle);
       return wrapped;
     };
     const layered: Backend = {
@@ -52,7 +53,7 @@ export function qosLayer(policy: QosPolicy): Layer {
       },
       close: () => inner.close(),
     };
-    for (const method of ['mkdir', 'unlink', 'rmdir', 'truncate', 'chmod', 'utimes'] as const) {
+    for (const method of ['mkdir', 'unlink', 'rmdir', 'truncate', 'chmod', 'utimes', 'chown'] as const) {
       const fn = inner[method] as ((path: string, ...rest: number[]) => Promise<void>) | undefined;
       if (!fn) continue;
       (layered as unknown as Record<string, unknown>)[method] = async (path: string, ...rest: number[]) => {
@@ -60,13 +61,23 @@ export function qosLayer(policy: QosPolicy): Layer {
         return fn.call(inner, path, ...rest);
       };
     }
-    const rename = inner.rename;
-    if (rename) {
-      layered.rename = async (from, to) => {
-        await op(from, 'write');
-        return rename.call(inner, from, to);
+    for (const method of ['rename', 'link'] as const) {
+      const fn = inner[method];
+      if (!fn) continue;
+      layered[method] = async (from: string, to: string) => {
+        await op(method === 'link' ? to : from, 'write');
+        return fn.call(inner, from, to);
       };
     }
+    const { symlink, readlink } = inner;
+    if (symlink) {
+      layered.symlink = async (target, path) => {
+        await op(path, 'write');
+        return symlink.call(inner, target, path);
+      };
+    }
+    if (readlink) layered.readlink = (path) => readlink.call(inner, path);
+    if (inner.statfs) layered.statfs = inner.statfs.bind(inner);
     return defineBackend(layered);
   };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseOpenFlags, readOnly } from '@shylock/core';
-import { memoryBackend } from '@shylock/memory';
-import { describeBackend, expectCode, readText } from '../src/index.js';
+import { memoryBackend } from '../src/index.js';
+import { describeBackend, expectCode, readText } from '@shylock/conformance';
 
 describeBackend('readOnly(memory)', () => readOnly(memoryBackend()));
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compose, parseOpenFlags } from '@shylock/core';
-import { memoryBackend } from '@shylock/memory';
-import { describeBackend, expectCode, readText, writeFile } from '../src/index.js';
+import { memoryBackend } from '../src/index.js';
+import { describeBackend, expectCode, readText, writeFile } from '@shylock/conformance';
 
 describeBackend(
   'compose(memory, memory)',

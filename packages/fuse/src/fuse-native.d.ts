@@ -1,0 +1,30 @@
+// The parts of fuse-native 2.2.6 that @shylock/fuse uses. The binding stays behind this
+// package so it can be replaced.
+declare module 'fuse-native' {
+  type Callback = (...args: unknown[]) => void;
+  interface FuseOptions {
+    timeout?: number | false;
+    force?: boolean;
+    mkdir?: boolean;
+    debug?: boolean;
+    maxRead?: number;
+    attrTimeout?: number;
+    entryTimeout?: number;
+    defaultPermissions?: boolean;
+    allowOther?: boolean;
+    fsname?: string;
+    subtype?: string;
+    [key: string]: unknown;
+  }
+  class Fuse {
+    constructor(mountpoint: string, ops: Record<string, (...args: never[]) => void>, options?: FuseOptions);
+    readonly mnt: string;
+    opts: FuseOptions;
+    mount(cb: (err: Error | null) => void): void;
+    unmount(cb: (err: Error | null) => void): void;
+    _fuseOptions(): string;
+    static unmount(mountpoint: string, cb: (err: Error | null) => void): void;
+    static isConfigured(cb: (err: Error | null, configured: boolean) => void): void;
+  }
+  export = Fuse;
+}

@@ -1,0 +1,470 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, stat as fsStat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { resolve as resolvePath } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  ERRNO,
+  parseOpenFlags,
+  readOnly as readOnlyLayer,
+  ShylockError,
+  toShylockError,
+  type Backend,
+  type FileHandle,
+  type QosPolicy,
+  type Stat,
+} from '@shylock/core';
+import { qosLayer } from '@shylock/qos';
+import type FuseType from 'fuse-native';
+
+const require = createRequire(import.meta.url);
+const run = promisify(execFile);
+
+/** Options of {@link mount}. */
+export interface MountOptions {
+  /** QoS rules applied to every operation through the mount. */
+  qos?: QosPolicy;
+  /** Refuse every change with EROFS. */
+  readOnly?: boolean;
+  /**
+   * Kernel options added to the defaults (`big_writes`, `max_write=131072`,
+   * `max_readahead=131072`), e.g. `['allow_other']`.
+   */
+  fuseOptions?: string[];
+  /** Largest read the kernel sends, bytes (default 131072). */
+  maxRead?: number;
+  /** Seconds the kernel caches attributes and names (default 1; 0 for backends others change). */
+  attrTimeout?: number;
+  /**
+   * Bypass the page cache for every file. Default: true when the backend has streams (their
+   * size is unknown, so the kernel must pass each read through), false otherwise.
+   */
+  directIo?: boolean;
+  /** Milliseconds before an operation answers ETIMEDOUT (default 30,000). Stream reads never time out. */
+  timeoutMs?: number;
+  /** Let other users use the mount (FUSE `allow_other`; root only, or `user_allow_other`). */
+  allowOther?: boolean;
+  /** File system name shown by `mount` and `df` (default `shylock-<backend name>`). */
+  fsname?: string;
+  /** Called with every error an operation answers with (for logs); default: nothing. */
+  onError?: (error: ShylockError, op: string, path: string) => void;
+}
+
+/** A mounted backend. */
+export interface Mount {
+  readonly mountpoint: string;
+  /** The backend as mounted (with the QoS and read-only layers). */
+  readonly backend: Backend;
+  /** Unmounts (lazily if busy) and closes the backend. Idempotent. */
+  unmount(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
+const S_IFIFO = 0o010000;
+/** The largest request the kernel sends with the default options. */
+const MAX_REQUEST = 131072;
+const DEFAULT_KERNEL_OPTIONS = ['big_writes', `max_write=${MAX_REQUEST}`, `max_readahead=${MAX_REQUEST}`];
+
+function typeBits(type: Stat['type']): number {
+  switch (type) {
+    case 'directory':
+      return S_IFDIR;
+    case 'symlink':
+      return S_IFLNK;
+    case 'stream':
+      return S_IFREG;
+    default:
+      return S_IFREG;
+  }
+}
+
+interface OpenFile {
+  handle: FileHandle;
+  path: string;
+  stream: boolean;
+}
+
+/** Checks the mountpoint; unmounts a stale FUSE mount left by a crashed process. */
+async function prepareMountpoint(mountpoint: string, create: boolean): Promise<void> {
+  let info;
+  try {
+    info = await fsStat(mountpoint);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTCONN' || code === 'ECONNABORTED') {
+      await unmountPath(mountpoint);
+      info = await fsStat(mountpoint);
+    } else if (code === 'ENOENT' && create) {
+      await mkdir(mountpoint, { recursive: true });
+      info = await fsStat(mountpoint);
+    } else if (code === 'ENOENT') {
+      throw new ShylockError('ENOENT', `the mountpoint ${mountpoint} does not exist: create it first (mkdir -p)`, {
+        op: 'mount',
+        path: mountpoint,
+      });
+    } else {
+      throw toShylockError(e, { op: 'mount', path: mountpoint });
+    }
+  }
+  if (!info.isDirectory()) {
+    throw new ShylockError('ENOTDIR', `the mountpoint ${mountpoint} is not a directory`, { op: 'mount', path: mountpoint });
+  }
+  if (await isMounted(mountpoint)) {
+    throw new ShylockError('EBUSY', `${mountpoint} is already a mountpoint: unmount it first (fusermount -u ${mountpoint})`, {
+      op: 'mount',
+      path: mountpoint,
+    });
+  }
+}
+
+/** Mountpoints from /proc/self/mountinfo (octal escapes decoded). */
+async function mountpoints(): Promise<string[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+}
+
+/** True when `path` is a mountpoint now. */
+export async function isMounted(path: string): Promise<boolean> {
+  return (await mountpoints()).includes(resolvePath(path));
+}
+
+/**
+ * Unmounts whatever FUSE mount is at `path`, lazily, also a stale one ("Transport endpoint is
+ * not connected"). Resolves when nothing is mounted there.
+ */
+export async function unmountPath(path: string): Promise<void> {
+  const target = resolvePath(path);
+  if (!(await isMounted(target))) return;
+  try {
+    await run('fusermount', ['-uz', target]);
+  } catch {
+    await run('umount', ['-l', target]).catch(() => undefined);
+  }
+  if (await isMounted(target)) {
+    throw new ShylockError('EBUSY', `could not unmount ${target}: try umount -l ${target}`, { op: 'unmount', path: target });
+  }
+}
+
+/**
+ * Mounts `backend` at `mountpoint` through FUSE and resolves once the kernel serves it.
+ *
+ * ```ts
+ * import { mount } from '@shylock/fuse';
+ * const m = await mount(memoryBackend(), '/mnt/x', { qos: createPolicy(rules) });
+ * try { ... } finally { await m.unmount(); }
+ * ```
+ *
+ * Every FUSE operation runs on this process's main thread: never call synchronous `fs`
+ * functions on your own mount from this process (it deadlocks); use `fs/promises` or a child
+ * process. Mount only from a process's main thread.
+ *
+ * @throws ShylockError ENOENT / ENOTDIR for a bad mountpoint, EBUSY when something is mounted
+ *   there, EIO when FUSE is unavailable (no /dev/fuse, no fusermount).
+ */
+export async function mount(backend: Backend, mountpoint: string, options: MountOptions = {}): Promise<Mount> {
+  const target = resolvePath(mountpoint);
+  let layered = backend;
+  if (options.qos) layered = qosLayer(options.qos)(layered);
+  if (options.readOnly) layered = readOnlyLayer(layered);
+  const fs = layered;
+  const directIo = options.directIo ?? backend.capabilities.streams;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  const files = new Map<number, OpenFile>();
+  let nextFd = 1;
+  const allocFd = () => {
+    // fuse-native treats handle 0 as "unset": start at 1 and skip numbers in use.
+    do {
+      nextFd = nextFd >= 0x7fffffff ? 1 : nextFd + 1;
+    } while (files.has(nextFd));
+    return nextFd;
+  };
+
+  await prepareMountpoint(target, false);
+
+  const errno = (error: unknown, op: string, path: string): number => {
+    const e = toShylockError(error, { op, path, backend: backend.name });
+    options.onError?.(e, op, path);
+    return -(ERRNO[e.code] ?? ERRNO.EIO);
+  };
+  /** Runs an operation with a timeout; answers `cb(errno)` or `cb(0, ...result)`. */
+  const call = <T>(
+    op: string,
+    path: string,
+    cb: (code: number, ...rest: unknown[]) => void,
+    work: (signal: AbortSignal | undefined) => Promise<T>,
+    answer: ((value: T) => unknown[]) | 'count' = () => [],
+    timeout = timeoutMs,
+  ) => {
+    let timer: NodeJS.Timeout | undefined;
+    let controller: AbortController | undefined;
+    if (timeout > 0) {
+      controller = new AbortController();
+      timer = setTimeout(() => controller!.abort(new ShylockError('ETIMEDOUT', `${op} ${path}: no answer in ${timeout} ms`)), timeout);
+    }
+    const timedOut = new Promise<never>((_, reject) => {
+      controller?.signal.addEventListener('abort', () =>
+        reject(new ShylockError('ETIMEDOUT', `${op} ${path}: no answer in ${timeout} ms`, { op, path, backend: backend.name })),
+      );
+    });
+    Promise.race([work(controller?.signal), timedOut]).then(
+      (value) => {
+        clearTimeout(timer);
+        // read and write answer with the byte count where other ops answer 0.
+        if (answer === 'count') cb(value as number);
+        else cb(0, ...answer(value));
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        cb(errno(error, op, path));
+      },
+    );
+  };
+
+  const toFuseStat = (s: Stat) => {
+    const mode = s.type === 'stream' && !directIo ? S_IFIFO : typeBits(s.type);
+    const size = s.size;
+    return {
+      mode: mode | (s.mode & 0o7777),
+      uid: s.uid ?? uid,
+      gid: s.gid ?? gid,
+      size,
+      nlink: s.nlink ?? (s.type === 'directory' ? 2 : 1),
+      blksize: 4096,
+      blocks: Math.ceil(size / 512),
+      atime: new Date(s.atimeMs ?? s.mtimeMs),
+      mtime: new Date(s.mtimeMs),
+      ctime: new Date(s.ctimeMs ?? s.mtimeMs),
+    };
+  };
+  const openFile = (path: string, fd: number): OpenFile => {
+    const file = files.get(fd);
+    if (!file) throw new ShylockError('EBADF', `${path}: handle ${fd} is not open`, { path });
+    return file;
+  };
+  const need = <K extends keyof Backend>(name: K, path: string): NonNullable<Backend[K]> => {
+    const fn = fs[name];
+    if (typeof fn !== 'function') {
+      throw new ShylockError('ENOSYS', `${String(name)} ${path}: ${backend.name} does not support it`, { path });
+    }
+    return (fn as (...a: unknown[]) => unknown).bind(fs) as NonNullable<Backend[K]>;
+  };
+  const register = async (path: string, handle: FileHandle): Promise<number> => {
+    let stream = false;
+    if (fs.capabilities.streams) {
+      stream = (await (handle.stat?.() ?? fs.stat(path)).catch(() => undefined))?.type === 'stream';
+    }
+    const fd = allocFd();
+    files.set(fd, { handle, path, stream });
+    return fd;
+  };
+
+  type Cb = (code: number, ...rest: unknown[]) => void;
+  const ops = {
+    init: (cb: Cb) => cb(0),
+    statfs: (path: string, cb: Cb) =>
+      call(
+        'statfs',
+        path,
+        cb,
+        async () => (fs.statfs ? fs.statfs() : undefined),
+        (s) => [
+          {
+            bsize: s?.bsize ?? 4096,
+            frsize: s?.bsize ?? 4096,
+            blocks: s?.blocks ?? 1 << 30,
+            bfree: s?.bfree ?? 1 << 30,
+            bavail: s?.bavail ?? 1 << 30,
+            files: s?.files ?? 1 << 24,
+            ffree: s?.ffree ?? 1 << 24,
+            favail: s?.ffree ?? 1 << 24,
+            fsid: 0,
+            flag: 0,
+            namemax: s?.namemax ?? 255,
+          },
+        ],
+      ),
+    getattr: (path: string, cb: Cb) => call('getattr', path, cb, (signal) => fs.stat(path, { signal }), (s) => [toFuseStat(s)]),
+    fgetattr: (path: string, fd: number, cb: Cb) =>
+      call(
+        'fgetattr',
+        path,
+        cb,
+        async (signal) => {
+          const file = files.get(fd);
+          return file?.handle.stat ? file.handle.stat() : fs.stat(path, { signal });
+        },
+        (s) => [toFuseStat(s)],
+      ),
+    readdir: (path: string, cb: Cb) =>
+      call(
+        'readdir',
+        path,
+        cb,
+        (signal) => fs.list(path, { signal }),
+        (entries) => {
+          const names = ['.', '..', ...entries.map((e) => e.name)];
+          if (!entries.every((e) => e.stat)) return [names];
+          const dir = toFuseStat({ type: 'directory', size: 0, mode: 0o755, mtimeMs: Date.now() });
+          return [names, [dir, dir, ...entries.map((e) => toFuseStat(e.stat!))]];
+        },
+      ),
+    access: (_path: string, _mode: number, cb: Cb) => cb(0),
+    open: (path: string, flags: number, cb: Cb) =>
+      call(
+        'open',
+        path,
+        cb,
+        async (signal) => register(path, await fs.open(path, parseOpenFlags(flags), { signal })),
+        (fd) => [fd],
+      ),
+    create: (path: string, mode: number, cb: Cb) =>
+      call(
+        'create',
+        path,
+        cb,
+        async (signal) => {
+          // fuse-native passes no flags to create: the kernel only calls it for a file that did
+          // not exist, so open read-write and create it; the kernel enforces the caller's mode.
+          const flags = { read: true, write: true, create: true, exclusive: false, truncate: false, append: false };
+          return register(path, await fs.open(path, flags, { signal, mode: mode & 0o7777 }));
+        },
+        (fd) => [fd],
+      ),
+    read: (path: string, fd: number, buffer: Buffer, length: number, position: number, cb: Cb) => {
+      const file = files.get(fd);
+      if (!file) return cb(-ERRNO.EBADF);
+      call(
+        'read',
+        path,
+        cb,
+        (signal) => file.handle.read(buffer.subarray(0, length), file.stream ? null : position, { signal }),
+        'count',
+        file.stream ? 0 : timeoutMs,
+      );
+    },
+    write: (path: string, fd: number, buffer: Buffer, length: number, position: number, cb: Cb) => {
+      const file = files.get(fd);
+      if (!file?.handle.write) return cb(-ERRNO.EBADF);
+      const write = file.handle.write.bind(file.handle);
+      call(
+        'write',
+        path,
+        cb,
+        (signal) => write(buffer.subarray(0, length), file.stream ? null : position, { signal }),
+        'count',
+      );
+    },
+    flush: (path: string, fd: number, cb: Cb) =>
+      call('flush', path, cb, async () => {
+        await openFile(path, fd).handle.flush?.();
+      }),
+    fsync: (path: string, _datasync: boolean, fd: number, cb: Cb) =>
+      call('fsync', path, cb, async () => {
+        const { handle } = openFile(path, fd);
+        await (handle.sync ? handle.sync() : handle.flush?.());
+      }),
+    release: (path: string, fd: number, cb: Cb) =>
+      call('release', path, cb, async () => {
+        const file = files.get(fd);
+        files.delete(fd);
+        await file?.handle.close();
+      }),
+    truncate: (path: string, size: number, cb: Cb) =>
+      call('truncate', path, cb, () => need('truncate', path)(path, size)),
+    ftruncate: (path: string, fd: number, size: number, cb: Cb) =>
+      call('ftruncate', path, cb, async () => {
+        const file = openFile(path, fd);
+        if (file.handle.truncate) await file.handle.truncate(size);
+        else await need('truncate', path)(path, size);
+      }),
+    mkdir: (path: string, mode: number, cb: Cb) => call('mkdir', path, cb, () => need('mkdir', path)(path, mode & 0o7777)),
+    rmdir: (path: string, cb: Cb) => call('rmdir', path, cb, () => need('rmdir', path)(path)),
+    unlink: (path: string, cb: Cb) => call('unlink', path, cb, () => need('unlink', path)(path)),
+    rename: (from: string, to: string, cb: Cb) => call('rename', from, cb, () => need('rename', from)(from, to)),
+    chmod: (path: string, mode: number, cb: Cb) => call('chmod', path, cb, () => need('chmod', path)(path, mode & 0o7777)),
+    chown: (path: string, owner: number, group: number, cb: Cb) =>
+      call('chown', path, cb, async () => {
+        if (fs.chown) return fs.chown(path, owner, group);
+        // A backend without owners: accept a change to what it already reports.
+        const s = await fs.stat(path);
+        const same = (owner === 0xffffffff || owner === (s.uid ?? uid)) && (group === 0xffffffff || group === (s.gid ?? gid));
+        if (!same) throw new ShylockError('EPERM', `chown ${path}: ${backend.name} has no owners`, { path });
+      }),
+    utimens: (path: string, atime: number, mtime: number, cb: Cb) =>
+      call('utimens', path, cb, () => need('utimes', path)(path, atime, mtime)),
+    readlink: (path: string, cb: Cb) => call('readlink', path, cb, () => need('readlink', path)(path), (t) => [t]),
+    symlink: (target: string, path: string, cb: Cb) => call('symlink', path, cb, () => need('symlink', path)(target, path)),
+    link: (from: string, to: string, cb: Cb) => call('link', to, cb, () => need('link', to)(from, to)),
+  };
+
+  const Fuse = loadBinding();
+  const kernelOptions = [...DEFAULT_KERNEL_OPTIONS, ...(directIo ? ['direct_io'] : []), ...(options.fuseOptions ?? [])];
+  const attrTimeout = options.attrTimeout ?? 1;
+  class ShylockFuse extends Fuse {
+    override _fuseOptions(): string {
+      const base = super._fuseOptions();
+      const extra = kernelOptions.join(',');
+      return base ? `${base},${extra}` : `-o${extra}`;
+    }
+  }
+  const fuse = new ShylockFuse(target, ops as never, {
+    timeout: false,
+    maxRead: options.maxRead ?? MAX_REQUEST,
+    attrTimeout,
+    entryTimeout: attrTimeout,
+    acAttrTimeout: attrTimeout,
+    allowOther: options.allowOther ?? false,
+    fsname: options.fsname ?? `shylock-${backend.name}`,
+    subtype: 'shylock',
+    force: false,
+  });
+  await new Promise<void>((resolve, reject) =>
+    fuse.mount((err) => {
+      if (!err) return resolve();
+      reject(
+        new ShylockError('EIO', `could not mount ${target}: ${err.message} (is /dev/fuse there and fusermount installed?)`, {
+          op: 'mount',
+          path: target,
+          cause: err,
+        }),
+      );
+    }),
+  );
+
+  let unmounting: Promise<void> | undefined;
+  const unmount = () => {
+    unmounting ??= (async () => {
+      try {
+        await new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve())));
+      } catch {
+        await unmountPath(target);
+      }
+      const open = [...files.values()];
+      files.clear();
+      await Promise.allSettled(open.map((f) => f.handle.close()));
+      await fs.close();
+    })();
+    return unmounting;
+  };
+  return { mountpoint: target, backend: fs, unmount, [Symbol.asyncDispose]: unmount };
+}
+
+function loadBinding(): typeof FuseType {
+  try {
+    return require('fuse-native') as typeof FuseType;
+  } catch (e) {
+    throw new ShylockError('EIO', `the FUSE binding could not load: ${(e as Error).message} (install libfuse2: apt-get install libfuse2 fuse3)`, {
+      op: 'mount',
+      cause: e,
+    });
+  }
+}
+

@@ -1,0 +1,2 @@
+export { localBackend } from './backend.js';
+export type { LocalBackendOptions } from './backend.js';
