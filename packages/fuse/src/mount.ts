@@ -178,6 +178,11 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
   const files = new Map<number, OpenFile>();
+  /**
+   * The newest writable handle per path. A key/value or object backend stores a new file only at
+   * flush/close, so until then its attributes (and buffered size) come from the handle.
+   */
+  const writers = new Map<string, OpenFile>();
   let nextFd = 1;
   const allocFd = () => {
     // fuse-native treats handle 0 as "unset": start at 1 and skip numbers in use.
@@ -256,14 +261,20 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     }
     return (fn as (...a: unknown[]) => unknown).bind(fs) as NonNullable<Backend[K]>;
   };
-  const register = async (path: string, handle: FileHandle): Promise<number> => {
+  const register = async (path: string, handle: FileHandle, writable: boolean): Promise<number> => {
     let stream = false;
     if (fs.capabilities.streams) {
       stream = (await (handle.stat?.() ?? fs.stat(path)).catch(() => undefined))?.type === 'stream';
     }
     const fd = allocFd();
-    files.set(fd, { handle, path, stream });
+    const file = { handle, path, stream };
+    files.set(fd, file);
+    if (writable && handle.stat && !stream) writers.set(path, file);
     return fd;
+  };
+  const statOf = (path: string, signal?: AbortSignal) => {
+    const writer = writers.get(path);
+    return writer ? writer.handle.stat!() : fs.stat(path, { signal });
   };
 
   type Cb = (code: number, ...rest: unknown[]) => void;
@@ -291,7 +302,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
           },
         ],
       ),
-    getattr: (path: string, cb: Cb) => call('getattr', path, cb, (signal) => fs.stat(path, { signal }), (s) => [toFuseStat(s)]),
+    getattr: (path: string, cb: Cb) => call('getattr', path, cb, (signal) => statOf(path, signal), (s) => [toFuseStat(s)]),
     fgetattr: (path: string, fd: number, cb: Cb) =>
       call(
         'fgetattr',
@@ -299,7 +310,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         cb,
         async (signal) => {
           const file = files.get(fd);
-          return file?.handle.stat ? file.handle.stat() : fs.stat(path, { signal });
+          return file?.handle.stat ? file.handle.stat() : statOf(path, signal);
         },
         (s) => [toFuseStat(s)],
       ),
@@ -322,7 +333,10 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         'open',
         path,
         cb,
-        async (signal) => register(path, await fs.open(path, parseOpenFlags(flags), { signal })),
+        async (signal) => {
+          const parsed = parseOpenFlags(flags);
+          return register(path, await fs.open(path, parsed, { signal }), parsed.write);
+        },
         (fd) => [fd],
       ),
     create: (path: string, mode: number, cb: Cb) =>
@@ -334,7 +348,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
           // fuse-native passes no flags to create: the kernel only calls it for a file that did
           // not exist, so open read-write and create it; the kernel enforces the caller's mode.
           const flags = { read: true, write: true, create: true, exclusive: false, truncate: false, append: false };
-          return register(path, await fs.open(path, flags, { signal, mode: mode & 0o7777 }));
+          return register(path, await fs.open(path, flags, { signal, mode: mode & 0o7777 }), true);
         },
         (fd) => [fd],
       ),
@@ -375,6 +389,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       call('release', path, cb, async () => {
         const file = files.get(fd);
         files.delete(fd);
+        if (file && writers.get(file.path) === file) writers.delete(file.path);
         await file?.handle.close();
       }),
     truncate: (path: string, size: number, cb: Cb) =>
@@ -387,8 +402,18 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       }),
     mkdir: (path: string, mode: number, cb: Cb) => call('mkdir', path, cb, () => need('mkdir', path)(path, mode & 0o7777)),
     rmdir: (path: string, cb: Cb) => call('rmdir', path, cb, () => need('rmdir', path)(path)),
-    unlink: (path: string, cb: Cb) => call('unlink', path, cb, () => need('unlink', path)(path)),
-    rename: (from: string, to: string, cb: Cb) => call('rename', from, cb, () => need('rename', from)(from, to)),
+    unlink: (path: string, cb: Cb) =>
+      call('unlink', path, cb, async () => {
+        await need('unlink', path)(path);
+        writers.delete(path);
+      }),
+    rename: (from: string, to: string, cb: Cb) =>
+      call('rename', from, cb, async () => {
+        await need('rename', from)(from, to);
+        const writer = writers.get(from);
+        writers.delete(from);
+        if (writer) writers.set(to, writer);
+      }),
     chmod: (path: string, mode: number, cb: Cb) => call('chmod', path, cb, () => need('chmod', path)(path, mode & 0o7777)),
     chown: (path: string, owner: number, group: number, cb: Cb) =>
       call('chown', path, cb, async () => {

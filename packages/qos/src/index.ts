@@ -7,3 +7,5 @@ export { throttle } from './throttle.js';
 export type { ThrottleOptions } from './throttle.js';
 export { parseQosCsv, loadQosFile, formatQosCsv, QosFileError } from './csv.js';
 export type { AccessKind, AcquireOptions, Limits, QosPolicy, QosRule } from '@shylock/core';
+export { createQosServer, formatMetrics } from './server.js';
+export type { QosServer, QosServerOptions } from './server.js';

@@ -1,0 +1,289 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { isShylockError, type Backend } from '@shylock/core';
+import { mount, type Mount } from '@shylock/fuse';
+import { localBackend } from '@shylock/local';
+import { memoryBackend } from '@shylock/memory';
+import { createPolicy, createQosServer, loadQosFile, type Policy, type QosServer } from '@shylock/qos';
+
+/** A mistake in how the command was called: one line on stderr, exit code 2. */
+class UsageError extends Error {}
+
+interface BackendSpec {
+  /** One line for the list of backends. */
+  summary: string;
+  /** The positional arguments before the mountpoint. */
+  sources: string;
+  /** Extra help text. */
+  help: string;
+  /** Makes the backend from the positionals before the mountpoint and the parsed flags. */
+  make(sources: string[], flags: Flags, env: NodeJS.ProcessEnv): Backend;
+  /** How many positionals before the mountpoint: [min, max]. */
+  arity: [number, number];
+}
+
+interface Flags {
+  qos?: string;
+  'api-port'?: string;
+  'api-host'?: string;
+  'read-only'?: boolean;
+  'allow-other'?: boolean;
+  streams?: string;
+  verbose?: boolean;
+  help?: boolean;
+  version?: boolean;
+}
+
+/** The backends this command can mount. */
+export const BACKENDS: Record<string, BackendSpec> = {
+  memory: {
+    summary: 'an in-memory tree (gone at unmount)',
+    sources: '',
+    arity: [0, 0],
+    help: `  --streams <dirs>     comma-separated directories whose files are message streams
+                       (each line written is a message; cat follows like tail -f)`,
+    make: (_sources, flags) =>
+      memoryBackend(flags.streams ? { streams: flags.streams.split(',').filter(Boolean) } : {}),
+  },
+  local: {
+    summary: 'a local directory, passed through',
+    sources: '[<dir>]',
+    arity: [0, 1],
+    help: `  <dir>                the directory to serve (default: $PATHQOS_DIR)`,
+    make: (sources, _flags, env) => {
+      const dir = sources[0] ?? env.PATHQOS_DIR;
+      if (!dir) throw new UsageError('local needs the directory to serve: shylock local <dir> <mountpoint> (or set PATHQOS_DIR)');
+      return localBackend({ root: resolve(dir) });
+    },
+  },
+};
+
+const OPTIONS = {
+  qos: { type: 'string' },
+  'api-port': { type: 'string' },
+  'api-host': { type: 'string' },
+  'read-only': { type: 'boolean' },
+  'allow-other': { type: 'boolean' },
+  streams: { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} satisfies ParseArgsConfig['options'];
+
+const COMMON_HELP = `Options:
+  --qos <file>         QoS rules (CSV: path,read_bps,write_bps[,read_ops,write_ops])  [$QOS_FILE]
+  --api-port <port>    serve the QoS REST API on this port (0 = any free port)       [$HTTP_PORT]
+  --api-host <host>    address of the REST API (default 127.0.0.1)
+  --read-only          refuse every change with EROFS                              [$ETC_READ_ONLY]
+  --allow-other        let other users use the mount (FUSE allow_other)
+  -v, --verbose        log every failed file operation
+  -h, --help           show this help
+  -V, --version        show the version
+
+Ctrl-C or SIGTERM unmounts and exits 0; SIGHUP re-reads the QoS file (a bad file keeps the old rules).
+Flags win over environment variables.`;
+
+function mainHelp(): string {
+  const list = Object.entries(BACKENDS)
+    .map(([name, spec]) => `  ${name.padEnd(8)} ${spec.summary}`)
+    .join('\n');
+  return `shylock — every distributed resource is a file, and every path can carry a QoS limit
+
+Usage: shylock <backend> [source] <mountpoint> [options]
+
+Backends:
+${list}
+
+${COMMON_HELP}
+
+Examples:
+  shylock local ./data /mnt/data --qos rules.csv --api-port 8080
+  curl -X PUT localhost:8080/key/users/lhj -d '{"read_limit": 1048576}'
+  shylock memory /mnt/scratch --streams /events
+
+See 'shylock <backend> --help' for a backend's own arguments.`;
+}
+
+function backendHelp(name: string, spec: BackendSpec): string {
+  return `shylock ${name} — mount ${spec.summary}
+
+Usage: shylock ${name} ${spec.sources ? spec.sources + ' ' : ''}<mountpoint> [options]
+
+${spec.help}
+
+${COMMON_HELP}`;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function parsePort(text: string, from: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 65535) {
+    throw new UsageError(`${from} must be a port number from 0 to 65535, got "${text}"`);
+  }
+  return Number(text);
+}
+
+function parseBool(text: string | undefined): boolean {
+  return text !== undefined && /^(1|true|yes|on)$/i.test(text.trim());
+}
+
+/** What stderr says; tests pass their own. */
+export interface Io {
+  log(line: string): void;
+  out(text: string): void;
+}
+
+const defaultIo: Io = {
+  log: (line) => process.stderr.write(`shylock: ${line}\n`),
+  out: (text) => process.stdout.write(text),
+};
+
+/**
+ * Runs the command. Resolves with the exit code once the mount is gone: 0 after a clean unmount
+ * (Ctrl-C, SIGTERM), 2 for usage errors, 1 for failures.
+ */
+export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, io: Io = defaultIo): Promise<number> {
+  let flags: Flags;
+  let positionals: string[];
+  try {
+    const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    flags = parsed.values as Flags;
+    positionals = parsed.positionals;
+  } catch (e) {
+    const message = (e as Error).message;
+    const unknown = /^Unknown option '([^']+)'/.exec(message);
+    io.log(`${unknown ? `unknown option ${unknown[1]}` : message.split('\n')[0]!.replace(/\.$/, '')} (see shylock --help)`);
+    return 2;
+  }
+  const [name, ...rest] = positionals;
+  if (flags.version) {
+    io.out(`${version()}\n`);
+    return 0;
+  }
+  if (!name) {
+    if (flags.help) {
+      io.out(mainHelp() + '\n');
+      return 0;
+    }
+    io.log('name a backend and a mountpoint: shylock <backend> [source] <mountpoint> (see shylock --help)');
+    return 2;
+  }
+  const spec = BACKENDS[name];
+  if (!spec) {
+    io.log(`unknown backend "${name}": choose one of ${Object.keys(BACKENDS).join(', ')} (see shylock --help)`);
+    return 2;
+  }
+  if (flags.help) {
+    io.out(backendHelp(name, spec) + '\n');
+    return 0;
+  }
+
+  let policy: Policy | undefined;
+  let api: QosServer | undefined;
+  let mounted: Mount | undefined;
+  let backend: Backend | undefined;
+  try {
+    const [min, max] = spec.arity;
+    if (rest.length < min + 1 || rest.length > max + 1) {
+      throw new UsageError(
+        rest.length === 0
+          ? `name the mountpoint: shylock ${name} ${spec.sources ? spec.sources + ' ' : ''}<mountpoint>`
+          : `too many arguments for ${name}: ${rest.join(' ')} (usage: shylock ${name} ${spec.sources ? spec.sources + ' ' : ''}<mountpoint>)`,
+      );
+    }
+    const mountpoint = resolve(rest[rest.length - 1]!);
+    if (name !== 'memory' && flags.streams) throw new UsageError('--streams is an option of the memory backend');
+    const apiPortText = flags['api-port'] ?? env.HTTP_PORT;
+    const apiPort = apiPortText === undefined || apiPortText === '' ? undefined : parsePort(apiPortText, flags['api-port'] ? '--api-port' : 'HTTP_PORT');
+    const qosFile = flags.qos ?? (env.QOS_FILE || undefined);
+    const readOnly = flags['read-only'] ?? parseBool(env.ETC_READ_ONLY);
+
+    policy = createPolicy([], { root: mountpoint });
+    if (qosFile) {
+      try {
+        policy.replace(await loadQosFile(qosFile));
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
+    backend = spec.make(rest.slice(0, -1), flags, env);
+    try {
+      mounted = await mount(backend, mountpoint, {
+        qos: policy,
+        readOnly,
+        allowOther: flags['allow-other'] ?? false,
+        ...(flags.verbose ? { onError: (e, op, path) => io.log(`${op} ${path}: ${e.code} ${e.message}`) } : {}),
+      });
+    } catch (e) {
+      if (isShylockError(e) && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) throw new UsageError(e.message);
+      throw e;
+    }
+    if (apiPort !== undefined) api = await createQosServer(policy, { port: apiPort, host: flags['api-host'] ?? '127.0.0.1' });
+    const rules = policy.rules().length;
+    io.log(
+      `mounted ${name} at ${mountpoint}${readOnly ? ' (read-only)' : ''}` +
+        `${qosFile ? `, ${rules} QoS rule${rules === 1 ? '' : 's'} from ${qosFile}` : ''}` +
+        `${api ? `, QoS API on ${api.url}` : ''}. Ctrl-C unmounts.`,
+    );
+  } catch (e) {
+    await api?.close();
+    await mounted?.unmount().catch(() => undefined);
+    if (!mounted) await backend?.close().catch(() => undefined);
+    if (e instanceof UsageError) {
+      io.log(e.message);
+      return 2;
+    }
+    io.log((e as Error).message);
+    return 1;
+  }
+
+  // Foreground until a signal.
+  return new Promise<number>((done) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) {
+        io.log(`${signal} again: leaving now, the mount is detached lazily`);
+        done(1);
+        return;
+      }
+      stopping = true;
+      io.log(`${signal}: unmounting ${mounted!.mountpoint}`);
+      try {
+        await api?.close();
+        await mounted!.unmount();
+        io.log('unmounted');
+        done(0);
+      } catch (e) {
+        io.log(`unmount failed: ${(e as Error).message}`);
+        done(1);
+      } finally {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+        process.off('SIGHUP', onHup);
+      }
+    };
+    const reload = async () => {
+      const file = flags.qos ?? env.QOS_FILE;
+      if (!file) {
+        io.log('SIGHUP: no QoS file to re-read (--qos / QOS_FILE)');
+        return;
+      }
+      try {
+        policy!.replace(await loadQosFile(file));
+        io.log(`SIGHUP: ${policy!.rules().length} QoS rules from ${file}`);
+      } catch (e) {
+        io.log(`SIGHUP: kept the old rules: ${(e as Error).message}`);
+      }
+    };
+    const onInt = () => void stop('SIGINT');
+    const onTerm = () => void stop('SIGTERM');
+    const onHup = () => void reload();
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    process.on('SIGHUP', onHup);
+  });
+}

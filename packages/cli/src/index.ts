@@ -1,0 +1,1 @@
+export { run, BACKENDS } from './cli.js';

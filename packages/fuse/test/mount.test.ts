@@ -1,0 +1,190 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBufferedHandle, defineBackend, NO_CAPABILITIES, ShylockError, type Backend } from '@shylock/core';
+import { localBackend } from '@shylock/local';
+import { memoryBackend } from '@shylock/memory';
+import { isMounted, mount, type Mount } from '../src/index.js';
+import { sh, tempDir } from './helpers.js';
+
+/** The same shell behaviours through a mount of each backend. */
+for (const [name, make] of [
+  ['memory', async () => memoryBackend()],
+  [
+    'local',
+    async () => {
+      const [dir] = await tempDir('backing');
+      return localBackend({ root: dir });
+    },
+  ],
+] as const) {
+  describe(`a mount of ${name} seen from the shell`, () => {
+    let m: Mount;
+    let mnt: string;
+    let cleanup: () => Promise<void>;
+    beforeAll(async () => {
+      [mnt, cleanup] = await tempDir('mnt');
+      m = await mount(await make(), mnt);
+    });
+    afterAll(async () => {
+      await m?.unmount();
+      await cleanup();
+    });
+
+    it('echo > writes a file that cat reads back, and ls lists it', async () => {
+      expect(await sh(`echo hello > ${mnt}/a.txt && cat ${mnt}/a.txt && ls ${mnt}`)).toMatchObject({
+        code: 0,
+        stdout: 'hello\na.txt\n',
+      });
+    });
+    it('>> appends and truncate -s sets the size', async () => {
+      const r = await sh(`cd ${mnt} && echo one > log && echo two >> log && cat log && truncate -s 2 log && stat -c %s log && truncate -s 5 log && od -An -c log`);
+      expect(r.code).toBe(0);
+      expect(r.stdout.split('\n').slice(0, 3)).toEqual(['one', 'two', '2']);
+      expect(r.stdout).toMatch(/o\s+n\s+\\0\s+\\0\s+\\0/);
+    });
+    it('mkdir -p, cp -r, mv and rm -r behave as on a disk', async () => {
+      const r = await sh(
+        `cd ${mnt} && mkdir -p tree/a/b && echo deep > tree/a/b/f && cp -r tree copy && mv copy moved && cat moved/a/b/f && rm -r tree moved && ls`,
+      );
+      expect(r).toMatchObject({ code: 0 });
+      expect(r.stdout).toBe('deep\na.txt\nlog\n');
+    });
+    it('dd writes and reads 32 MiB intact', async () => {
+      const r = await sh(
+        `cd ${mnt} && head -c 33554432 /dev/urandom > /tmp/shylock-dd-$$ && dd if=/tmp/shylock-dd-$$ of=big bs=1M status=none && cmp /tmp/shylock-dd-$$ big && dd if=big of=/dev/null bs=1M status=none; s=$?; rm -f /tmp/shylock-dd-$$ big; exit $s`,
+        60_000,
+      );
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+    });
+    it('a random write in the middle of a file changes only those bytes', async () => {
+      const r = await sh(`cd ${mnt} && printf 0123456789 > rw && printf XY | dd of=rw bs=1 seek=4 conv=notrunc status=none && cat rw`);
+      expect(r.stdout).toBe('0123XY6789');
+    });
+    it('a missing file is "No such file or directory" (ENOENT)', async () => {
+      const r = await sh(`cat ${mnt}/missing`);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/No such file or directory/);
+    });
+    it('rmdir of a non-empty directory is "Directory not empty", and rm of a directory "Is a directory"', async () => {
+      const r = await sh(`cd ${mnt} && mkdir full && touch full/x && rmdir full`);
+      expect(r.stderr).toMatch(/Directory not empty/);
+      const u = await sh(`cd ${mnt} && rm full`);
+      expect(u.stderr).toMatch(/Is a directory/);
+      await sh(`rm -r ${mnt}/full`);
+    });
+    it('ln -s stores the target and readlink returns it; chmod and touch -d set mode and time', async () => {
+      const r = await sh(
+        `cd ${mnt} && echo t > target && ln -s target link && readlink link && cat link && chmod 600 target && stat -c %a target && touch -d '2020-01-02 03:04:05 UTC' target && date -u -r target +%F`,
+      );
+      expect(r).toMatchObject({ code: 0 });
+      expect(r.stdout).toBe('target\nt\n600\n2020-01-02\n');
+    });
+    it('df and stat report the mount', async () => {
+      const r = await sh(`df -P ${mnt} | tail -1 && stat -f -c %T ${mnt}`);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/shylock-/);
+    });
+  });
+}
+
+describe('mount', () => {
+  it('a read-only mount answers "Read-only file system" (EROFS) to every change', async () => {
+    const [mnt, cleanup] = await tempDir('ro');
+    const m = await mount(memoryBackend({ files: { '/f': 'data' } }), mnt, { readOnly: true });
+    try {
+      expect((await sh(`cat ${mnt}/f`)).stdout).toBe('data');
+      for (const cmd of [`echo x > ${mnt}/f`, `echo x > ${mnt}/new`, `mkdir ${mnt}/d`, `rm ${mnt}/f`, `mv ${mnt}/f ${mnt}/g`]) {
+        const r = await sh(cmd);
+        expect(r.code, cmd).not.toBe(0);
+        expect(r.stderr, cmd).toMatch(/Read-only file system/);
+      }
+    } finally {
+      await m.unmount();
+      await cleanup();
+    }
+  });
+  it('a write over the backend limit fails with "File too large" (EFBIG)', async () => {
+    const [mnt, cleanup] = await tempDir('efbig');
+    const m = await mount(memoryBackend({ maxFileSize: 1 << 20 }), mnt);
+    try {
+      const r = await sh(`dd if=/dev/zero of=${mnt}/f bs=1M count=2`);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/File too large/);
+    } finally {
+      await m.unmount();
+      await cleanup();
+    }
+  });
+  it('a write that cannot be stored fails at close, not silently', async () => {
+    // A key/value backend whose store rejects every commit: the data never lands.
+    const failing: Backend = defineBackend({
+      name: 'failing',
+      capabilities: { ...NO_CAPABILITIES, read: true, write: true, list: true },
+      stat: async (p) => {
+        if (p === '/') return { type: 'directory', size: 0, mode: 0o755, mtimeMs: 0 };
+        throw new ShylockError('ENOENT', `${p}: no such file`);
+      },
+      list: async () => [],
+      open: async (p, flags) =>
+        createBufferedHandle({
+          path: p,
+          backend: 'failing',
+          flags,
+          dirty: true,
+          commit: async () => {
+            throw new ShylockError('EIO', 'the server refused the value');
+          },
+        }),
+      close: async () => {},
+    });
+    const [mnt, cleanup] = await tempDir('eio');
+    const m = await mount(failing, mnt);
+    try {
+      // bash ignores close() errors of a redirection; dd and cp report them.
+      const r = await sh(`echo important | dd of=${mnt}/f status=none`);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr, r.stderr).toMatch(/closing output file.*Input\/output error/);
+      const c = await sh(`echo important > /tmp/shylock-src-$$ && cp /tmp/shylock-src-$$ ${mnt}/g; s=$?; rm -f /tmp/shylock-src-$$; exit $s`);
+      expect(c.code).not.toBe(0);
+      expect(c.stderr, c.stderr).toMatch(/Input\/output error/);
+    } finally {
+      await m.unmount();
+      await cleanup();
+    }
+  });
+  it('stream files in a memory mount deliver each line to a reader, like tail -f', async () => {
+    const [mnt, cleanup] = await tempDir('streams');
+    const m = await mount(memoryBackend({ streams: ['/events'] }), mnt);
+    try {
+      await sh(`touch ${mnt}/events/deploys`);
+      const reader = sh(`timeout 3 head -n 2 ${mnt}/events/deploys`, 10_000);
+      await new Promise((r) => setTimeout(r, 500));
+      await sh(`echo v1 > ${mnt}/events/deploys; echo v2 > ${mnt}/events/deploys`);
+      expect((await reader).stdout).toBe('v1\nv2\n');
+    } finally {
+      await m.unmount();
+      await cleanup();
+    }
+  });
+  it('a missing mountpoint rejects ENOENT and a busy one EBUSY', async () => {
+    await expect(mount(memoryBackend(), '/nonexistent/shylock/mnt')).rejects.toMatchObject({ code: 'ENOENT' });
+    const [mnt, cleanup] = await tempDir('busy');
+    const m = await mount(memoryBackend(), mnt);
+    try {
+      await expect(mount(memoryBackend(), mnt)).rejects.toMatchObject({ code: 'EBUSY' });
+    } finally {
+      await m.unmount();
+      await cleanup();
+    }
+  });
+  it('unmount leaves no mount behind and may be called twice', async () => {
+    const [mnt, cleanup] = await tempDir('twice');
+    const m = await mount(memoryBackend(), mnt);
+    expect(await isMounted(mnt)).toBe(true);
+    await m.unmount();
+    await m.unmount();
+    expect(await isMounted(mnt)).toBe(false);
+    await cleanup();
+  });
+});
