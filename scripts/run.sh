@@ -21,8 +21,7 @@ node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.ex
 # Debian packages this job needs (installed only when missing, and only as root).
 debs=()
 case "$job" in
-  test) debs=() ;;
-  demo) debs=() ;;
+  test | demo | bench) debs=(libfuse2 fuse3) ;;
 esac
 missing=()
 for pkg in "${debs[@]}"; do
@@ -33,6 +32,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   say "installing ${missing[*]}"
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -e /dev/fuse ]; then
+  die "/dev/fuse is missing: this machine cannot mount FUSE file systems (load the fuse module: modprobe fuse)"
 fi
 
 # pnpm, at the version package.json pins.
@@ -49,7 +52,7 @@ pnpm install --frozen-lockfile --reporter=silent
 pnpm run --silent build
 
 case "$job" in
-  demo) exec node examples/qos-http-server/dist/demo.js "$@" ;;
+  demo) exec node examples/mount-local-qos/dist/demo.js "$@" ;;
   test)
     pnpm exec vitest run "$@"
     pnpm --silent --recursive --filter './packages/*' run lint

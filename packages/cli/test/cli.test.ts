@@ -1,0 +1,157 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isMounted, unmountPath } from '@shylock/fuse';
+
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+
+interface Running {
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `shylock ...args`; resolves once it says it mounted (or exits). */
+async function start(args: string[], env: Record<string, string> = {}): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  let out = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await Promise.race([
+    exited,
+    new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (/mounted .* at /.test(err)) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 20);
+      void exited.then(() => clearInterval(check));
+    }),
+  ]);
+  return { child, stderr: () => err + out, exited };
+}
+
+/** Runs `shylock ...args` to the end. */
+async function runCli(args: string[], env: Record<string, string> = {}) {
+  const r = await start(args, env);
+  const code = await r.exited;
+  return { code, output: r.stderr() };
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `shylock-cli-${prefix}-`));
+  cleanups.push(async () => {
+    await unmountPath(dir).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+describe('shylock', () => {
+  it('--help prints the usage and exits 0; every backend has its own --help', async () => {
+    const main = await runCli(['--help']);
+    expect(main.code).toBe(0);
+    expect(main.output).toMatch(/Usage: shylock <backend> \[source\] <mountpoint>/);
+    const local = await runCli(['local', '--help']);
+    expect(local.code).toBe(0);
+    expect(local.output).toMatch(/Usage: shylock local \[<dir>\] <mountpoint>/);
+  });
+  it('usage errors print one line and exit 2', async () => {
+    for (const args of [[], ['--bogus'], ['nosuch', '/mnt'], ['memory'], ['memory', '/a', '/b'], ['memory', '/tmp', '--api-port', 'x'], ['local', '/tmp']]) {
+      const r = await runCli(args, { PATHQOS_DIR: '' });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.output.trim().split('\n'), r.output).toHaveLength(1);
+      expect(r.output).toMatch(/^shylock: /);
+    }
+  });
+  it('a missing mountpoint exits 2 with a clear message', async () => {
+    const r = await runCli(['memory', '/nonexistent/shylock/mnt']);
+    expect(r.code).toBe(2);
+    expect(r.output).toMatch(/does not exist/);
+  });
+  it('a malformed QoS file exits 2 naming its line and column', async () => {
+    const dir = await tempDir('csv');
+    const csv = join(dir, 'rules.csv');
+    await writeFile(csv, '/ok,1,1\n/bad,1\n');
+    const mnt = await tempDir('mnt');
+    const r = await runCli(['memory', mnt, '--qos', csv]);
+    expect(r.code).toBe(2);
+    expect(r.output).toContain(`${csv}:2:7: expected at least 3 columns`);
+    expect(await isMounted(mnt)).toBe(false);
+  });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`${signal} unmounts and exits 0`, async () => {
+      const mnt = await tempDir('sig');
+      const r = await start(['memory', mnt]);
+      expect(await isMounted(mnt)).toBe(true);
+      r.child.kill(signal);
+      expect(await r.exited).toBe(0);
+      expect(r.stderr()).toMatch(/unmounted/);
+      expect(await isMounted(mnt)).toBe(false);
+    });
+  }
+  it('a mount left by a killed process is recovered by the next start', async () => {
+    const mnt = await tempDir('stale');
+    const first = await start(['memory', mnt]);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // The kernel still lists the mount, but nobody serves it.
+    expect(await isMounted(mnt)).toBe(true);
+    const second = await start(['memory', mnt]);
+    expect(second.stderr()).toMatch(/mounted memory/);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(await isMounted(mnt)).toBe(false);
+  });
+  it('serves the REST API from HTTP_PORT and QOS_FILE, and SIGHUP re-reads the file', async () => {
+    const dir = await tempDir('api');
+    const csv = join(dir, 'rules.csv');
+    await writeFile(csv, '/users/lhj,1000,0\n');
+    const mnt = await tempDir('mnt');
+    const r = await start(['memory', mnt], { QOS_FILE: csv, HTTP_PORT: '0' });
+    try {
+      const url = /QoS API on (http:\/\/[\d.]+:\d+)/.exec(r.stderr())![1]!;
+      const list = async () => (await (await fetch(`${url}/key/`)).json()) as { key: string }[];
+      expect((await list()).map((x) => x.key)).toEqual(['/users/lhj']);
+      await writeFile(csv, `${mnt}/users/other,5,5\n`);
+      r.child.kill('SIGHUP');
+      await expect.poll(async () => (await list()).map((x) => x.key)).toEqual(['/users/other']);
+      await writeFile(csv, 'broken,\n');
+      r.child.kill('SIGHUP');
+      await expect.poll(() => r.stderr()).toMatch(/kept the old rules/);
+      expect((await list()).map((x) => x.key)).toEqual(['/users/other']);
+    } finally {
+      r.child.kill('SIGTERM');
+      await r.exited;
+    }
+  });
+  it('local serves $PATHQOS_DIR, and --read-only refuses writes', async () => {
+    const src = await tempDir('src');
+    await writeFile(join(src, 'hello.txt'), 'hi\n');
+    const mnt = await tempDir('mnt');
+    const r = await start(['local', mnt, '--read-only'], { PATHQOS_DIR: src });
+    try {
+      const { execFile } = await import('node:child_process');
+      const sh = (cmd: string) =>
+        new Promise<{ code: number; out: string }>((resolve) =>
+          execFile('bash', ['-c', cmd], (e, stdout, stderr) => resolve({ code: e ? 1 : 0, out: stdout + stderr })),
+        );
+      expect((await sh(`cat ${mnt}/hello.txt`)).out).toBe('hi\n');
+      const w = await sh(`echo x > ${mnt}/new.txt`);
+      expect(w.out).toMatch(/Read-only file system/);
+    } finally {
+      r.child.kill('SIGTERM');
+      expect(await r.exited).toBe(0);
+    }
+  });
+});
