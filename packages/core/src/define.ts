@@ -137,8 +137,16 @@ export function defineBackend<B extends Backend>(impl: B): Backend {
   return backend;
 }
 
+/**
+ * Marks a handle that already keeps the contract (ShylockErrors only, EBADF after close, close
+ * once), so {@link guardHandle} does not wrap it again. A layer whose handle only adds to a
+ * guarded inner handle may carry the mark over. `Symbol.for`, so every copy of core agrees.
+ */
+export const GUARDED = Symbol.for('shylock.guardedHandle');
+
 /** Wraps a handle: errors become ShylockErrors, EBADF after close, close runs once. */
 export function guardHandle(handle: FileHandle, path: string, backend: string): FileHandle {
+  if ((handle as { [GUARDED]?: boolean })[GUARDED]) return handle;
   let closing: Promise<void> | undefined;
   const ctx = (op: string) => ({ op, path, backend });
   const checkOpen = (op: string) => {
@@ -185,5 +193,6 @@ export function guardHandle(handle: FileHandle, path: string, backend: string): 
       }
     };
   }
+  (wrapped as { [GUARDED]?: boolean })[GUARDED] = true;
   return wrapped;
 }

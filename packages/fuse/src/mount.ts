@@ -199,35 +199,57 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     options.onError?.(e, op, path);
     return -(ERRNO[e.code] ?? ERRNO.EIO);
   };
-  /** Runs an operation with a timeout; answers `cb(errno)` or `cb(0, ...result)`. */
+  /**
+   * Operations in flight with a deadline. One sweep a second answers ETIMEDOUT for those past it,
+   * so an operation costs no timer of its own; the backend call itself runs on and its late
+   * answer is dropped.
+   */
+  const inflight = new Set<{ deadline: number; expire: () => void }>();
+  const sweep = setInterval(() => {
+    const now = performance.now();
+    for (const entry of inflight) if (entry.deadline <= now) entry.expire();
+  }, 1000);
+  sweep.unref();
+  /** Runs an operation; answers `cb(errno)`, or `cb(0, ...result)` (`cb(count)` for read/write). */
   const call = <T>(
     op: string,
     path: string,
     cb: (code: number, ...rest: unknown[]) => void,
-    work: (signal: AbortSignal | undefined) => Promise<T>,
+    work: () => Promise<T>,
     answer: ((value: T) => unknown[]) | 'count' = () => [],
     timeout = timeoutMs,
   ) => {
-    let timer: NodeJS.Timeout | undefined;
-    let controller: AbortController | undefined;
+    let done = false;
+    let entry: { deadline: number; expire: () => void } | undefined;
     if (timeout > 0) {
-      controller = new AbortController();
-      timer = setTimeout(() => controller!.abort(new ShylockError('ETIMEDOUT', `${op} ${path}: no answer in ${timeout} ms`)), timeout);
+      entry = {
+        deadline: performance.now() + timeout,
+        expire: () => {
+          if (done) return;
+          done = true;
+          inflight.delete(entry!);
+          const e = new ShylockError('ETIMEDOUT', `${op} ${path}: no answer from ${backend.name} in ${timeout} ms`, {
+            op,
+            path,
+            backend: backend.name,
+          });
+          cb(errno(e, op, path));
+        },
+      };
+      inflight.add(entry);
     }
-    const timedOut = new Promise<never>((_, reject) => {
-      controller?.signal.addEventListener('abort', () =>
-        reject(new ShylockError('ETIMEDOUT', `${op} ${path}: no answer in ${timeout} ms`, { op, path, backend: backend.name })),
-      );
-    });
-    Promise.race([work(controller?.signal), timedOut]).then(
+    work().then(
       (value) => {
-        clearTimeout(timer);
-        // read and write answer with the byte count where other ops answer 0.
+        if (done) return;
+        done = true;
+        if (entry) inflight.delete(entry);
         if (answer === 'count') cb(value as number);
         else cb(0, ...answer(value));
       },
       (error: unknown) => {
-        clearTimeout(timer);
+        if (done) return;
+        done = true;
+        if (entry) inflight.delete(entry);
         cb(errno(error, op, path));
       },
     );
@@ -272,9 +294,9 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     if (writable && handle.stat && !stream) writers.set(path, file);
     return fd;
   };
-  const statOf = (path: string, signal?: AbortSignal) => {
+  const statOf = (path: string) => {
     const writer = writers.get(path);
-    return writer ? writer.handle.stat!() : fs.stat(path, { signal });
+    return writer ? writer.handle.stat!() : fs.stat(path);
   };
 
   type Cb = (code: number, ...rest: unknown[]) => void;
@@ -302,15 +324,15 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
           },
         ],
       ),
-    getattr: (path: string, cb: Cb) => call('getattr', path, cb, (signal) => statOf(path, signal), (s) => [toFuseStat(s)]),
+    getattr: (path: string, cb: Cb) => call('getattr', path, cb, () => statOf(path), (s) => [toFuseStat(s)]),
     fgetattr: (path: string, fd: number, cb: Cb) =>
       call(
         'fgetattr',
         path,
         cb,
-        async (signal) => {
+        async () => {
           const file = files.get(fd);
-          return file?.handle.stat ? file.handle.stat() : statOf(path, signal);
+          return file?.handle.stat ? file.handle.stat() : statOf(path);
         },
         (s) => [toFuseStat(s)],
       ),
@@ -319,7 +341,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         'readdir',
         path,
         cb,
-        (signal) => fs.list(path, { signal }),
+        () => fs.list(path),
         (entries) => {
           const names = ['.', '..', ...entries.map((e) => e.name)];
           if (!entries.every((e) => e.stat)) return [names];
@@ -333,9 +355,9 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         'open',
         path,
         cb,
-        async (signal) => {
+        async () => {
           const parsed = parseOpenFlags(flags);
-          return register(path, await fs.open(path, parsed, { signal }), parsed.write);
+          return register(path, await fs.open(path, parsed), parsed.write);
         },
         (fd) => [fd],
       ),
@@ -344,11 +366,11 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         'create',
         path,
         cb,
-        async (signal) => {
+        async () => {
           // fuse-native passes no flags to create: the kernel only calls it for a file that did
           // not exist, so open read-write and create it; the kernel enforces the caller's mode.
           const flags = { read: true, write: true, create: true, exclusive: false, truncate: false, append: false };
-          return register(path, await fs.open(path, flags, { signal, mode: mode & 0o7777 }), true);
+          return register(path, await fs.open(path, flags, { mode: mode & 0o7777 }), true);
         },
         (fd) => [fd],
       ),
@@ -359,7 +381,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         'read',
         path,
         cb,
-        (signal) => file.handle.read(buffer.subarray(0, length), file.stream ? null : position, { signal }),
+        () => file.handle.read(length === buffer.length ? buffer : buffer.subarray(0, length), file.stream ? null : position),
         'count',
         file.stream ? 0 : timeoutMs,
       );
@@ -372,7 +394,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         'write',
         path,
         cb,
-        (signal) => write(buffer.subarray(0, length), file.stream ? null : position, { signal }),
+        () => write(length === buffer.length ? buffer : buffer.subarray(0, length), file.stream ? null : position),
         'count',
       );
     },
@@ -472,6 +494,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       } catch {
         await unmountPath(target);
       }
+      clearInterval(sweep);
       const open = [...files.values()];
       files.clear();
       await Promise.allSettled(open.map((f) => f.handle.close()));

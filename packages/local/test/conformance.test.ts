@@ -9,3 +9,4 @@ const root = mkdtempSync(join(tmpdir(), 'shylock-local-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describeBackend('local', () => localBackend({ root }));
+describeBackend('local (metadata: async)', () => localBackend({ root, metadata: 'async' }));

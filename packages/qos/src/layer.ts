@@ -1,4 +1,4 @@
-import { defineBackend, type Backend, type FileHandle, type Layer, type QosPolicy } from '@shylock/core';
+import { defineBackend, GUARDED, type Backend, type FileHandle, type Layer, type QosPolicy } from '@shylock/core';
 
 /**
  * A layer that throttles any backend by a policy. Each `read` counts one read operation before
@@ -38,6 +38,8 @@ export function qosLayer(policy: QosPolicy): Layer {
       if (handle.stat) wrapped.stat = handle.stat.bind(handle);
       if (handle.flush) wrapped.flush = handle.flush.bind(handle);
       if (handle.sync) wrapped.sync = handle.sync.bind(handle);
+      // Only waits are added, and their errors are ShylockErrors: a guarded handle stays guarded.
+      if ((handle as { [GUARDED]?: boolean })[GUARDED]) (wrapped as { [GUARDED]?: boolean })[GUARDED] = true;
       return wrapped;
     };
     const layered: Backend = {
