@@ -21,7 +21,10 @@ node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.ex
 # Debian packages this job needs (installed only when missing, and only as root).
 debs=()
 case "$job" in
-  test | demo | bench) debs=(libfuse2 fuse3) ;;
+  # libfuse2 for the binding, fuse3 for fusermount, a compiler for the patched binding;
+  # fio, libfuse3-dev and pkg-config for the FUSE benchmark's C reference.
+  test | demo) debs=(libfuse2 fuse3 python3 make g++) ;;
+  bench) debs=(libfuse2 fuse3 python3 make g++ fio libfuse3-dev pkg-config) ;;
 esac
 missing=()
 for pkg in "${debs[@]}"; do
@@ -49,6 +52,8 @@ fi
 
 export TURBO_TELEMETRY_DISABLED=1
 pnpm install --frozen-lockfile --reporter=silent
+# fuse-native with patches/fuse-native@2.2.6.patch (caller credentials, utimens mtime).
+node packages/fuse/scripts/build-binding.mjs
 pnpm run --silent build
 
 case "$job" in

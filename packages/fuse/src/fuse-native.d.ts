@@ -24,6 +24,8 @@ declare module 'fuse-native' {
     unmount(cb: (err: Error | null) => void): void;
     _fuseOptions(): string;
     static unmount(mountpoint: string, cb: (err: Error | null) => void): void;
+    /** Only in the patched build (patches/fuse-native@2.2.6.patch). */
+    static getContext?: () => { uid: number; gid: number; pid: number };
     static isConfigured(cb: (err: Error | null, configured: boolean) => void): void;
   }
   export = Fuse;

@@ -44,6 +44,11 @@ export interface MountOptions {
   timeoutMs?: number;
   /** Let other users use the mount (FUSE `allow_other`; root only, or `user_allow_other`). */
   allowOther?: boolean;
+  /**
+   * The kernel checks permission bits against the caller, as on a disk (FUSE
+   * `default_permissions`; default true). Off, every caller may do whatever the backend allows.
+   */
+  defaultPermissions?: boolean;
   /** File system name shown by `mount` and `df` (default `shylock-<backend name>`). */
   fsname?: string;
   /** Called with every error an operation answers with (for logs); default: nothing. */
@@ -193,6 +198,17 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   };
 
   await prepareMountpoint(target, false);
+  const Fuse = loadBinding();
+  /**
+   * The caller of the operation being handled, where the binding tells it (the patched build);
+   * read synchronously at the start of a handler. Undefined: unknown, treat as the mounter.
+   */
+  const caller = (): { uid: number; gid: number } | undefined => Fuse.getContext?.();
+  /** Gives what a caller created to that caller, as a disk does. */
+  const own = async (path: string, who: { uid: number; gid: number } | undefined) => {
+    if (!who || !fs.chown || (who.uid === uid && who.gid === gid)) return;
+    await fs.chown(path, who.uid, who.gid);
+  };
 
   const errno = (error: unknown, op: string, path: string): number => {
     const e = toShylockError(error, { op, path, backend: backend.name });
@@ -361,7 +377,8 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         },
         (fd) => [fd],
       ),
-    create: (path: string, mode: number, cb: Cb) =>
+    create: (path: string, mode: number, cb: Cb) => {
+      const who = caller();
       call(
         'create',
         path,
@@ -370,10 +387,18 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
           // fuse-native passes no flags to create: the kernel only calls it for a file that did
           // not exist, so open read-write and create it; the kernel enforces the caller's mode.
           const flags = { read: true, write: true, create: true, exclusive: false, truncate: false, append: false };
-          return register(path, await fs.open(path, flags, { mode: mode & 0o7777 }), true);
+          const handle = await fs.open(path, flags, { mode: mode & 0o7777 });
+          try {
+            await own(path, who);
+          } catch (e) {
+            await handle.close().catch(() => undefined);
+            throw e;
+          }
+          return register(path, handle, true);
         },
         (fd) => [fd],
-      ),
+      );
+    },
     read: (path: string, fd: number, buffer: Buffer, length: number, position: number, cb: Cb) => {
       const file = files.get(fd);
       if (!file) return cb(-ERRNO.EBADF);
@@ -422,7 +447,13 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         if (file.handle.truncate) await file.handle.truncate(size);
         else await need('truncate', path)(path, size);
       }),
-    mkdir: (path: string, mode: number, cb: Cb) => call('mkdir', path, cb, () => need('mkdir', path)(path, mode & 0o7777)),
+    mkdir: (path: string, mode: number, cb: Cb) => {
+      const who = caller();
+      call('mkdir', path, cb, async () => {
+        await need('mkdir', path)(path, mode & 0o7777);
+        await own(path, who);
+      });
+    },
     rmdir: (path: string, cb: Cb) => call('rmdir', path, cb, () => need('rmdir', path)(path)),
     unlink: (path: string, cb: Cb) =>
       call('unlink', path, cb, async () => {
@@ -448,12 +479,22 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     utimens: (path: string, atime: number, mtime: number, cb: Cb) =>
       call('utimens', path, cb, () => need('utimes', path)(path, atime, mtime)),
     readlink: (path: string, cb: Cb) => call('readlink', path, cb, () => need('readlink', path)(path), (t) => [t]),
-    symlink: (target: string, path: string, cb: Cb) => call('symlink', path, cb, () => need('symlink', path)(target, path)),
+    symlink: (target: string, path: string, cb: Cb) => {
+      const who = caller();
+      call('symlink', path, cb, async () => {
+        await need('symlink', path)(target, path);
+        await own(path, who);
+      });
+    },
     link: (from: string, to: string, cb: Cb) => call('link', to, cb, () => need('link', to)(from, to)),
   };
 
-  const Fuse = loadBinding();
-  const kernelOptions = [...DEFAULT_KERNEL_OPTIONS, ...(directIo ? ['direct_io'] : []), ...(options.fuseOptions ?? [])];
+  const kernelOptions = [
+    ...DEFAULT_KERNEL_OPTIONS,
+    ...(options.defaultPermissions === false ? [] : ['default_permissions']),
+    ...(directIo ? ['direct_io'] : []),
+    ...(options.fuseOptions ?? []),
+  ];
   const attrTimeout = options.attrTimeout ?? 1;
   class ShylockFuse extends Fuse {
     override _fuseOptions(): string {
