@@ -87,7 +87,7 @@ export function compose(mounts: Record<string, Backend>, options: ComposeOptions
   const notHere = (op: string, path: string): never => {
     throw new ShylockError('EPERM', `${op} ${path}: this directory only holds mounts`, { op, path, backend: name });
   };
-  const method = <K extends 'mkdir' | 'unlink' | 'rmdir' | 'truncate' | 'chmod' | 'utimes' | 'chown' | 'readlink'>(
+  const method = <K extends 'mkdir' | 'unlink' | 'rmdir' | 'truncate' | 'chmod' | 'utimes' | 'chown' | 'readlink' | 'mknod'>(
     op: K,
     r: Resolved,
   ): NonNullable<Backend[K]> => {
@@ -214,6 +214,13 @@ export function compose(mounts: Record<string, Backend>, options: ComposeOptions
       if (isVirtual(path)) notHere('chown', path);
       const r = need('chown', path);
       return via('chown', path, r, () => method('chown', r)(r.inner, uid, gid));
+    },
+    async mknod(path, mode, dev) {
+      if (table.has(path) || isVirtual(path)) {
+        throw new ShylockError('EEXIST', `mknod ${path}: it exists`, { op: 'mknod', path, backend: name });
+      }
+      const r = need('mknod', path);
+      return via('mknod', path, r, () => method('mknod', r)(r.inner, mode, dev));
     },
     async readlink(path) {
       const r = need('readlink', path);

@@ -20,9 +20,10 @@ export const NO_CAPABILITIES: Readonly<Capabilities> = Object.freeze({
   symlinks: false,
   hardLinks: false,
   chown: false,
+  specialFiles: false,
 });
 
-const OPTIONAL_PATH_METHODS = ['mkdir', 'unlink', 'rmdir', 'truncate', 'chmod', 'utimes', 'chown', 'readlink'] as const;
+const OPTIONAL_PATH_METHODS = ['mkdir', 'unlink', 'rmdir', 'truncate', 'chmod', 'utimes', 'chown', 'readlink', 'mknod'] as const;
 
 function checkSignal(op: string, path: string, backend: string, options?: OpOptions): void {
   if (options?.signal?.aborted) throw abortError(options.signal, { op, path, backend });

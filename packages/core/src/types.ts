@@ -5,8 +5,12 @@
  */
 import type { ShylockError } from './errors.js';
 
-/** What kind of thing a path is. A `stream` is a message channel (pub/sub, topic, queue). */
-export type FileType = 'file' | 'directory' | 'stream' | 'symlink';
+/**
+ * What kind of thing a path is. A `stream` is a message channel (pub/sub, topic, queue);
+ * `fifo`, `socket`, `chardev` and `blockdev` are special files made by `mknod` (their I/O is the
+ * kernel's, not the backend's).
+ */
+export type FileType = 'file' | 'directory' | 'stream' | 'symlink' | 'fifo' | 'socket' | 'chardev' | 'blockdev';
 
 /** Metadata of a path. Times are milliseconds since the epoch. */
 export interface Stat {
@@ -22,6 +26,8 @@ export interface Stat {
   uid?: number;
   gid?: number;
   nlink?: number;
+  /** Device number of a `chardev` or `blockdev`. */
+  rdev?: number;
 }
 
 /** One entry of a directory listing. `stat`, when present, saves a `stat` call per entry. */
@@ -91,6 +97,8 @@ export interface Capabilities {
   hardLinks: boolean;
   /** `chown`: files have owners that can change. */
   chown: boolean;
+  /** `mknod`: FIFOs, sockets and device nodes. */
+  specialFiles: boolean;
   /** `chmod`. */
   chmod: boolean;
   /** `utimes`. */
@@ -178,6 +186,12 @@ export interface Backend {
   symlink?(target: string, path: string): Promise<void>;
   /** The target a symbolic link holds. Rejects ENOENT, EINVAL when not a link. */
   readlink?(path: string): Promise<string>;
+  /**
+   * Makes a special file: `mode` holds the type bits (S_IFIFO 0o010000, S_IFSOCK 0o140000,
+   * S_IFCHR 0o020000, S_IFBLK 0o060000, S_IFREG 0o100000) and the permission bits; `dev` is the
+   * device number of a device node. Rejects EEXIST, ENOENT, EPERM where the type is not allowed.
+   */
+  mknod?(path: string, mode: number, dev: number): Promise<void>;
   /** Makes `newPath` another name of the file `existingPath`. Rejects ENOENT, EEXIST, EPERM on directories. */
   link?(existingPath: string, newPath: string): Promise<void>;
   /** Space and file counts for `df`. */

@@ -33,7 +33,12 @@ export interface MountOptions {
   fuseOptions?: string[];
   /** Largest read the kernel sends, bytes (default 131072). */
   maxRead?: number;
-  /** Seconds the kernel caches attributes and names (default 1; 0 for backends others change). */
+  /**
+   * Seconds the kernel caches attributes, names and missing names (default 0, as libfuse's
+   * passthrough: every stat sees the backend, so `ln` shows the new link count at once and
+   * changes made beside the mount are seen). A second or more saves requests where only this
+   * mount changes the backend.
+   */
   attrTimeout?: number;
   /**
    * Bypass the page cache for every file. Default: true when the backend has streams (their
@@ -73,18 +78,16 @@ const S_IFIFO = 0o010000;
 const MAX_REQUEST = 131072;
 const DEFAULT_KERNEL_OPTIONS = ['big_writes', `max_write=${MAX_REQUEST}`, `max_readahead=${MAX_REQUEST}`];
 
-function typeBits(type: Stat['type']): number {
-  switch (type) {
-    case 'directory':
-      return S_IFDIR;
-    case 'symlink':
-      return S_IFLNK;
-    case 'stream':
-      return S_IFREG;
-    default:
-      return S_IFREG;
-  }
-}
+const TYPE_BITS: Record<Stat['type'], number> = {
+  file: S_IFREG,
+  stream: S_IFREG,
+  directory: S_IFDIR,
+  symlink: S_IFLNK,
+  fifo: S_IFIFO,
+  socket: 0o140000,
+  chardev: 0o020000,
+  blockdev: 0o060000,
+};
 
 interface OpenFile {
   handle: FileHandle;
@@ -272,7 +275,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   };
 
   const toFuseStat = (s: Stat) => {
-    const mode = s.type === 'stream' && !directIo ? S_IFIFO : typeBits(s.type);
+    const mode = s.type === 'stream' && !directIo ? S_IFIFO : TYPE_BITS[s.type];
     const size = s.size;
     return {
       mode: mode | (s.mode & 0o7777),
@@ -280,6 +283,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       gid: s.gid ?? gid,
       size,
       nlink: s.nlink ?? (s.type === 'directory' ? 2 : 1),
+      rdev: s.rdev ?? 0,
       blksize: 4096,
       blocks: Math.ceil(size / 512),
       atime: new Date(s.atimeMs ?? s.mtimeMs),
@@ -478,6 +482,13 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       }),
     utimens: (path: string, atime: number, mtime: number, cb: Cb) =>
       call('utimens', path, cb, () => need('utimes', path)(path, atime, mtime)),
+    mknod: (path: string, mode: number, dev: number, cb: Cb) => {
+      const who = caller();
+      call('mknod', path, cb, async () => {
+        await need('mknod', path)(path, mode, dev);
+        await own(path, who);
+      });
+    },
     readlink: (path: string, cb: Cb) => call('readlink', path, cb, () => need('readlink', path)(path), (t) => [t]),
     symlink: (target: string, path: string, cb: Cb) => {
       const who = caller();
@@ -489,13 +500,17 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     link: (from: string, to: string, cb: Cb) => call('link', to, cb, () => need('link', to)(from, to)),
   };
 
+  const attrTimeout = options.attrTimeout ?? 0;
   const kernelOptions = [
     ...DEFAULT_KERNEL_OPTIONS,
     ...(options.defaultPermissions === false ? [] : ['default_permissions']),
+    // Passed here: fuse-native drops a timeout of 0 as unset.
+    `attr_timeout=${attrTimeout}`,
+    `entry_timeout=${attrTimeout}`,
+    `negative_timeout=${attrTimeout}`,
     ...(directIo ? ['direct_io'] : []),
     ...(options.fuseOptions ?? []),
   ];
-  const attrTimeout = options.attrTimeout ?? 1;
   class ShylockFuse extends Fuse {
     override _fuseOptions(): string {
       const base = super._fuseOptions();
@@ -506,9 +521,6 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   const fuse = new ShylockFuse(target, ops as never, {
     timeout: false,
     maxRead: options.maxRead ?? MAX_REQUEST,
-    attrTimeout,
-    entryTimeout: attrTimeout,
-    acAttrTimeout: attrTimeout,
     allowOther: options.allowOther ?? false,
     fsname: options.fsname ?? `shylock-${backend.name}`,
     subtype: 'shylock',

@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import * as fss from 'node:fs';
 import { constants, read as fdRead, write as fdWrite, type Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import {
   defineBackend,
   isUnder,
@@ -34,10 +36,18 @@ export interface LocalBackendOptions {
 }
 
 function typeOf(s: Stats): FileType {
+  if (s.isFile()) return 'file';
   if (s.isDirectory()) return 'directory';
   if (s.isSymbolicLink()) return 'symlink';
+  if (s.isFIFO()) return 'fifo';
+  if (s.isSocket()) return 'socket';
+  if (s.isCharacterDevice()) return 'chardev';
+  if (s.isBlockDevice()) return 'blockdev';
   return 'file';
 }
+
+const S_IFMT = 0o170000;
+const run = promisify(execFile);
 
 function toStat(s: Stats): Stat {
   return {
@@ -51,6 +61,7 @@ function toStat(s: Stats): Stat {
     uid: s.uid,
     gid: s.gid,
     nlink: s.nlink,
+    ...(s.rdev ? { rdev: s.rdev } : {}),
   };
 }
 
@@ -193,6 +204,7 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
       symlinks: true,
       hardLinks: true,
       chown: true,
+      specialFiles: true,
     },
     async stat(path) {
       return toStat(await meta.lstat(await host(path)));
@@ -241,6 +253,33 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
       forget();
     },
     readlink: async (path) => fsp.readlink(await host(path)),
+    async mknod(path, mode, dev) {
+      // Node has no mknod(2): regular files are opened, the rest made by coreutils.
+      const full = await host(path);
+      const perm = (mode & 0o7777).toString(8);
+      const type = mode & S_IFMT;
+      const exists = await meta.lstat(full).then(
+        () => true,
+        () => false,
+      );
+      if (exists) throw new ShylockError('EEXIST', `mknod ${path}: it exists`);
+      if (type === 0o100000 || type === 0) return meta.close(await meta.open(full, O.CREAT | O.EXCL | O.WRONLY, mode & 0o7777));
+      const args =
+        type === 0o010000
+          ? ['mkfifo', '-m', perm, full]
+          : type === 0o020000 || type === 0o060000
+            ? ['mknod', '-m', perm, full, type === 0o020000 ? 'c' : 'b', String((dev >> 8) & 0xfff), String((dev & 0xff) | ((dev >> 12) & 0xfff00))]
+            : undefined;
+      if (!args) throw new ShylockError('EPERM', `mknod ${path}: sockets cannot be made here`);
+      try {
+        await run(args[0]!, args.slice(1));
+      } catch (e) {
+        const text = String((e as { stderr?: string }).stderr ?? '');
+        throw new ShylockError(/Permission denied|not permitted/.test(text) ? 'EPERM' : 'EIO', `mknod ${path}: ${text.trim()}`, {
+          cause: e,
+        });
+      }
+    },
     link: async (from, to) => fsp.link(await host(from), await host(to)),
     async statfs() {
       const s = await fsp.statfs(root);

@@ -59,7 +59,19 @@ interface LinkNode extends Meta {
   kind: 'symlink';
   target: string;
 }
-type Node = DirNode | FileNode | LinkNode | (StreamNode & Meta);
+/** A FIFO, socket or device node: only its metadata lives here; the kernel does its I/O. */
+interface SpecialNode extends Meta {
+  kind: 'special';
+  type: 'fifo' | 'socket' | 'chardev' | 'blockdev';
+  rdev: number;
+}
+type Node = DirNode | FileNode | LinkNode | SpecialNode | (StreamNode & Meta);
+const SPECIAL_TYPES: Record<number, SpecialNode['type']> = {
+  0o010000: 'fifo',
+  0o140000: 'socket',
+  0o020000: 'chardev',
+  0o060000: 'blockdev',
+};
 
 const encoder = new TextEncoder();
 
@@ -145,6 +157,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
     }
     if (node.kind === 'stream') return { type: 'stream', size: 0, nlink: 1, ...base };
     if (node.kind === 'symlink') return { type: 'symlink', size: Buffer.byteLength(node.target), nlink: 1, ...base };
+    if (node.kind === 'special') return { type: node.type, size: 0, nlink: 1, ...(node.rdev ? { rdev: node.rdev } : {}), ...base };
     return { type: 'file', size: node.data.size, nlink: node.links, ...base };
   };
   /** Applies a size change to the total; ENOSPC / EFBIG when over the limits. */
@@ -158,7 +171,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
   const release = (node: Node) => {
     if (node.kind === 'file') {
       if (--node.links === 0) totalBytes -= node.data.size;
-    } else if (node.kind === 'symlink') return;
+    } else if (node.kind === 'symlink' || node.kind === 'special') return;
     else if (node.kind === 'stream') node.end();
     else for (const child of node.children.values()) release(child);
   };
@@ -241,6 +254,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       symlinks: true,
       hardLinks: true,
       chown: true,
+      specialFiles: true,
     },
     async stat(path) {
       return statOf(lookup('stat', path));
@@ -262,6 +276,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
         if (existing.kind === 'directory') fail('EISDIR', 'open', path, 'is a directory');
         if (existing.kind === 'stream') return openStream(existing, path, flags, backlog);
         if (existing.kind === 'symlink') fail('ELOOP', 'open', path, 'is a symbolic link (links are not followed)');
+        if (existing.kind === 'special') fail('ENXIO', 'open', path, `is a ${existing.type}: its I/O belongs to the kernel (open it through a mount)`);
         if (flags.truncate && flags.write) {
           account('open', path, existing.data.size, 0);
           existing.data.truncate(0);
@@ -337,7 +352,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       const node = lookup('truncate', path);
       if (node.kind === 'directory') fail('EISDIR', 'truncate', path, 'is a directory');
       if (node.kind === 'stream') return;
-      if (node.kind === 'symlink') fail('EINVAL', 'truncate', path, 'is a symbolic link');
+      if (node.kind === 'symlink' || node.kind === 'special') fail('EINVAL', 'truncate', path, 'not a regular file');
       account('truncate', path, node.data.size, size);
       node.data.truncate(size);
       touch(node);
@@ -363,6 +378,20 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       const [parent, leaf] = parentOf('symlink', path);
       if (parent.children.has(leaf)) fail('EEXIST', 'symlink', path, 'it exists');
       parent.children.set(leaf, { kind: 'symlink', target, ...meta(0o777) });
+      touch(parent);
+    },
+    async mknod(path, mode, dev) {
+      const [parent, leaf] = parentOf('mknod', path);
+      if (parent.children.has(leaf)) fail('EEXIST', 'mknod', path, 'it exists');
+      const type = mode & 0o170000;
+      const perm = mode & 0o7777;
+      if (type === 0o100000 || type === 0) {
+        parent.children.set(leaf, { kind: 'file', data: new ByteBuffer(), links: 1, ...meta(perm) });
+      } else {
+        const special = SPECIAL_TYPES[type];
+        if (!special) fail('EINVAL', 'mknod', path, `unknown file type ${type.toString(8)}`);
+        parent.children.set(leaf, { kind: 'special', type: special, rdev: dev, ...meta(perm) });
+      }
       touch(parent);
     },
     async readlink(path) {

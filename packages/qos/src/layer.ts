@@ -55,7 +55,7 @@ export function qosLayer(policy: QosPolicy): Layer {
       },
       close: () => inner.close(),
     };
-    for (const method of ['mkdir', 'unlink', 'rmdir', 'truncate', 'chmod', 'utimes', 'chown'] as const) {
+    for (const method of ['mkdir', 'unlink', 'rmdir', 'truncate', 'chmod', 'utimes', 'chown', 'mknod'] as const) {
       const fn = inner[method] as ((path: string, ...rest: number[]) => Promise<void>) | undefined;
       if (!fn) continue;
       (layered as unknown as Record<string, unknown>)[method] = async (path: string, ...rest: number[]) => {

@@ -50,6 +50,16 @@ export function linksSuite({ test, backend, root, caps }: SuiteContext): void {
       await expectCode(backend().link!(`${dir}/missing`, `${dir}/c`), 'ENOENT');
     });
   }
+  if (caps().specialFiles) {
+    test('mknod makes a FIFO that stats as fifo with its mode, and EEXIST over a name', async () => {
+      const dir = root();
+      await backend().mknod!(`${dir}/pipe`, 0o010000 | 0o600, 0);
+      const s = await backend().stat(`${dir}/pipe`);
+      expect([s.type, s.mode & 0o7777]).toEqual(['fifo', 0o600]);
+      await expectCode(backend().mknod!(`${dir}/pipe`, 0o010000 | 0o600, 0), 'EEXIST');
+      await backend().unlink!(`${dir}/pipe`);
+    });
+  }
   if (caps().chown) {
     test('chown sets the owner and group; -1 leaves one unchanged', async () => {
       const path = `${root()}/owned`;

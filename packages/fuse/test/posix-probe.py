@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Side-by-side POSIX probe: runs the same system calls in a directory and prints one line per
+case, "<case>: <result>" (ok, a value, or the errno name). Run it on a plain directory and on a
+mount of it: every line must match. Cases follow the areas of the classic file system suites
+(open, mkdir, rmdir, unlink, rename, link, symlink, truncate, chmod, chown, utimensat, mknod,
+permissions); they were written for shylock, not taken from one.
+Usage: posix-probe.py <dir> [--as-nobody]"""
+import errno, os, stat, sys
+
+root = sys.argv[1]
+nobody = '--as-nobody' in sys.argv
+os.chdir(root)
+out = []
+
+def case(name, fn):
+    try:
+        r = fn()
+        out.append(f"{name}: {'ok' if r is None else r}")
+    except OSError as e:
+        out.append(f"{name}: {errno.errorcode.get(e.errno, e.errno)}")
+
+def mode(p):
+    return oct(stat.S_IMODE(os.lstat(p).st_mode))
+
+def kind(p):
+    m = os.lstat(p).st_mode
+    return 'dir' if stat.S_ISDIR(m) else 'link' if stat.S_ISLNK(m) else 'fifo' if stat.S_ISFIFO(m) else 'file' if stat.S_ISREG(m) else 'other'
+
+def write(p, data, flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC, m=0o644):
+    fd = os.open(p, flags, m)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+def read(p):
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        return os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
+
+if nobody:
+    # Run as an unprivileged user in a directory prepared by root (see the test).
+    case('read 0644 root file', lambda: read('root.txt'))
+    case('write 0644 root file', lambda: write('root.txt', b'x', os.O_WRONLY))
+    case('create in 0755 root dir', lambda: write('rootdir/new', b'x'))
+    case('create in 1777 dir', lambda: write('sticky/mine', b'x'))
+    case('owner of created file', lambda: f"{os.stat('sticky/mine').st_uid}:{os.stat('sticky/mine').st_gid}")
+    case('unlink other user file in sticky dir', lambda: os.unlink('sticky/theirs'))
+    case('chmod root file', lambda: os.chmod('root.txt', 0o777))
+    case('chown own file to root', lambda: os.chown('sticky/mine', 0, 0))
+    case('read 0600 root file', lambda: read('secret.txt'))
+    case('list 0700 root dir', lambda: sorted(os.listdir('private')))
+    case('utime root file to a past time', lambda: os.utime('root.txt', (1, 1)))
+    print('\n'.join(out))
+    sys.exit(0)
+
+os.umask(0o022)
+# open
+case('open O_CREAT mode 0640', lambda: (os.close(os.open('a', os.O_CREAT | os.O_WRONLY, 0o640)), mode('a'))[1])
+case('open O_CREAT|O_EXCL existing', lambda: os.open('a', os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+case('open missing without O_CREAT', lambda: os.open('missing', os.O_RDONLY))
+case('open through a file', lambda: os.open('a/x', os.O_RDONLY))
+case('open dir for writing', lambda: (os.mkdir('d0'), os.open('d0', os.O_WRONLY))[1])
+case('open dir read-only', lambda: (os.close(os.open('d0', os.O_RDONLY)), 'opened')[1])
+case('open name of 256 bytes', lambda: os.open('n' * 256, os.O_CREAT | os.O_WRONLY))
+case('O_TRUNC empties', lambda: (write('t', b'hello'), write('t', b'', os.O_WRONLY | os.O_TRUNC), os.stat('t').st_size)[2])
+case('O_APPEND writes at the end', lambda: (write('ap', b'one'), write('ap', b'two', os.O_WRONLY | os.O_APPEND), read('ap'))[2])
+case('write on O_RDONLY fd', lambda: os.write(os.open('ap', os.O_RDONLY), b'x'))
+case('pread past the end', lambda: len(os.pread(os.open('ap', os.O_RDONLY), 10, 1000)))
+case('pwrite past the end zero-fills', lambda: (os.pwrite(os.open('ap', os.O_WRONLY), b'Z', 10), read('ap'))[1])
+# mkdir / rmdir
+case('mkdir mode 0750', lambda: (os.mkdir('d1', 0o750), mode('d1'))[1])
+case('mkdir existing', lambda: os.mkdir('d1'))
+case('mkdir under missing parent', lambda: os.mkdir('nope/d'))
+case('mkdir under a file', lambda: os.mkdir('a/d'))
+case('rmdir non-empty', lambda: (write('d1/f', b'x'), os.rmdir('d1'))[1])
+case('rmdir a file', lambda: os.rmdir('a'))
+case('rmdir missing', lambda: os.rmdir('missing'))
+case('rmdir dot', lambda: os.rmdir('d1/.'))
+case('dir nlink counts subdirs', lambda: (os.mkdir('d1/s1'), os.mkdir('d1/s2'), os.stat('d1').st_nlink)[2])
+# unlink
+case('unlink a directory', lambda: os.unlink('d1'))
+case('unlink missing', lambda: os.unlink('missing'))
+case('unlink a file', lambda: (write('u', b'x'), os.unlink('u'), os.path.exists('u'))[2])
+# rename
+case('rename file over file', lambda: (write('r1', b'new'), write('r2', b'old'), os.rename('r1', 'r2'), read('r2'))[3])
+case('rename file over dir', lambda: (os.mkdir('rd'), os.rename('r2', 'rd'))[1])
+case('rename dir over file', lambda: os.rename('rd', 'r2'))
+case('rename dir over non-empty dir', lambda: os.rename('rd', 'd1'))
+case('rename dir over empty dir', lambda: (os.mkdir('re'), os.rename('rd', 're'), kind('re'))[2])
+case('rename dir into itself', lambda: os.rename('d1', 'd1/s1/x'))
+case('rename missing', lambda: os.rename('missing', 'x'))
+case('rename a name to itself', lambda: os.rename('r2', 'r2'))
+# link / symlink / readlink
+case('link a file', lambda: (os.link('r2', 'r3'), os.stat('r2').st_nlink)[1])
+case('link over existing', lambda: os.link('r2', 'r3'))
+case('link a directory', lambda: os.link('d1', 'd1link'))
+case('link missing', lambda: os.link('missing', 'x2'))
+case('unlink one link keeps the other', lambda: (os.unlink('r2'), read('r3'), os.stat('r3').st_nlink)[1:])
+case('symlink and readlink', lambda: (os.symlink('r3', 'sl'), os.readlink('sl'))[1])
+case('symlink absolute target stored', lambda: (os.symlink('/etc/hostname-nowhere', 'sa'), os.readlink('sa'))[1])
+case('symlink over existing', lambda: os.symlink('x', 'sl'))
+case('readlink a file', lambda: os.readlink('r3'))
+case('lstat of a symlink', lambda: kind('sl'))
+case('open through a symlink', lambda: read('sl'))
+case('symlink loop', lambda: (os.symlink('loop2', 'loop1'), os.symlink('loop1', 'loop2'), os.open('loop1', os.O_RDONLY))[2])
+case('open O_NOFOLLOW on a symlink', lambda: os.open('sl', os.O_RDONLY | os.O_NOFOLLOW))
+case('dangling symlink', lambda: (os.symlink('gone', 'dangle'), os.open('dangle', os.O_RDONLY))[1])
+# truncate
+case('truncate grow and shrink', lambda: (write('tr', b'abcdef'), os.truncate('tr', 3), os.truncate('tr', 5), read('tr'))[3])
+case('truncate a directory', lambda: os.truncate('d1', 0))
+case('truncate negative', lambda: os.truncate('tr', -1))
+case('ftruncate', lambda: (os.ftruncate(os.open('tr', os.O_WRONLY), 1), os.stat('tr').st_size)[1])
+# chmod / chown / times
+case('chmod 0604', lambda: (os.chmod('tr', 0o604), mode('tr'))[1])
+case('chmod setuid and sticky bits', lambda: (os.chmod('tr', 0o4755), os.chmod('d1', 0o1777), mode('tr'), mode('d1'))[2:])
+case('chown', lambda: (os.chown('tr', 1234, 5678), (os.stat('tr').st_uid, os.stat('tr').st_gid))[1])
+case('chown -1 keeps the group', lambda: (os.chown('tr', 4321, -1), (os.stat('tr').st_uid, os.stat('tr').st_gid))[1])
+case('lchown a symlink', lambda: (os.lchown('sl', 99, 98), (os.lstat('sl').st_uid, os.stat('r3').st_uid))[1])
+case('utime seconds', lambda: (os.utime('tr', (1000000000, 1600000000)), (int(os.stat('tr').st_atime), int(os.stat('tr').st_mtime)))[1])
+case('utime milliseconds', lambda: (os.utime('tr', ns=(1_000_000_123_000_000, 1_600_000_456_000_000)), os.stat('tr').st_mtime_ns // 1_000_000)[1])
+case('mtime changes on write', lambda: (os.utime('tr', (1, 1)), write('tr', b'x', os.O_WRONLY), os.stat('tr').st_mtime > 1)[2])
+# special files
+case('mkfifo', lambda: (os.mkfifo('fifo', 0o600), kind('fifo'), mode('fifo'))[1:])
+case('mknod a regular file', lambda: (os.mknod('node', 0o600 | stat.S_IFREG), kind('node'))[1])
+# directory listing
+case('listdir', lambda: sorted(os.listdir('d1')))
+case('scandir types', lambda: sorted((e.name, e.is_dir(follow_symlinks=False), e.is_symlink()) for e in os.scandir('.') if e.name in ('d1', 'sl', 'r3')))
+
+print('\n'.join(out))
