@@ -23,6 +23,23 @@ export const NO_CAPABILITIES: Readonly<Capabilities> = Object.freeze({
   specialFiles: false,
 });
 
+/** The capabilities that change data or metadata: what a read-only view switches off. */
+export const MUTATING_CAPABILITIES = [
+  'write',
+  'directories',
+  'unlink',
+  'rename',
+  'truncate',
+  'randomWrite',
+  'append',
+  'chmod',
+  'utimes',
+  'symlinks',
+  'hardLinks',
+  'chown',
+  'specialFiles',
+] as const satisfies readonly (keyof Capabilities)[];
+
 const OPTIONAL_PATH_METHODS = ['mkdir', 'unlink', 'rmdir', 'truncate', 'chmod', 'utimes', 'chown', 'readlink', 'mknod'] as const;
 
 function checkSignal(op: string, path: string, backend: string, options?: OpOptions): void {

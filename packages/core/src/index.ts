@@ -5,7 +5,7 @@ export { O, parseOpenFlags, isMutating } from './flags.js';
 export { ByteBuffer, checkOffset } from './bytes.js';
 export { createBufferedHandle } from './handle.js';
 export type { BufferedHandleOptions } from './handle.js';
-export { defineBackend, guardHandle, GUARDED, NO_CAPABILITIES } from './define.js';
+export { defineBackend, guardHandle, GUARDED, MUTATING_CAPABILITIES, NO_CAPABILITIES } from './define.js';
 export { readOnly } from './layers.js';
 export { compose } from './compose.js';
 export type { ComposeOptions } from './compose.js';

@@ -1,6 +1,6 @@
 import { ShylockError } from './errors.js';
 import { isMutating } from './flags.js';
-import { defineBackend } from './define.js';
+import { defineBackend, MUTATING_CAPABILITIES } from './define.js';
 import type { Backend, FileHandle, Layer } from './types.js';
 
 /**
@@ -21,19 +21,7 @@ export const readOnly: Layer = (inner: Backend): Backend => {
     name: inner.name,
     capabilities: Object.freeze({
       ...inner.capabilities,
-      write: false,
-      directories: false,
-      unlink: false,
-      rename: false,
-      truncate: false,
-      randomWrite: false,
-      append: false,
-      chmod: false,
-      utimes: false,
-      symlinks: false,
-      hardLinks: false,
-      chown: false,
-      specialFiles: false,
+      ...Object.fromEntries(MUTATING_CAPABILITIES.map((c) => [c, false])),
     }),
     stat: (path, options) => inner.stat(path, options),
     list: (path, options) => inner.list(path, options),
