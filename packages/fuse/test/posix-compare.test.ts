@@ -1,4 +1,4 @@
-import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,9 @@ import { localBackend } from '@shylock/local';
 import { mount, type Mount } from '../src/index.js';
 import { sh, tempDir } from './helpers.js';
 
-const PROBE = fileURLToPath(new URL('./posix-probe.py', import.meta.url));
+const SOURCE = fileURLToPath(new URL('./posix-probe.py', import.meta.url));
+/** A world-readable copy: the checkout may sit in a directory user nobody cannot enter. */
+let PROBE = SOURCE;
 
 /** Lines of `probe` output that differ between the plain directory and the mount. */
 function differences(plain: string, mounted: string): string[] {
@@ -45,12 +47,16 @@ describe('POSIX behaviour of a local mount next to the plain directory', () => {
     backing = await mkdtemp(join(tmpdir(), 'shylock-probe-backing-'));
     [mnt, cleanup] = await tempDir('probe');
     for (const d of [plain, backing, mnt]) await chmod(d, 0o755);
+    PROBE = join(plain, '..', `${plain.split('/').pop()}-probe.py`);
+    await copyFile(SOURCE, PROBE);
+    await chmod(PROBE, 0o644);
     m = await mount(localBackend({ root: backing }), mnt, { allowOther: true });
   });
   afterAll(async () => {
     await m?.unmount();
     await cleanup();
     await rm(plain, { recursive: true, force: true });
+    await rm(PROBE, { force: true });
     await rm(backing, { recursive: true, force: true });
   });
 
