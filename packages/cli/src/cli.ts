@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isShylockError, type Backend } from '@shylock/core';
 import { mount, type Mount } from '@shylock/fuse';
+import { etcdBackend } from '@shylock/etcd';
 import { localBackend } from '@shylock/local';
 import { memoryBackend } from '@shylock/memory';
 import { createPolicy, createQosServer, loadQosFile, type Policy, type QosServer } from '@shylock/qos';
@@ -30,6 +31,8 @@ interface Flags {
   'read-only'?: boolean;
   'allow-other'?: boolean;
   streams?: string;
+  endpoints?: string;
+  prefix?: string;
   verbose?: boolean;
   help?: boolean;
   version?: boolean;
@@ -57,6 +60,19 @@ export const BACKENDS: Record<string, BackendSpec> = {
       return localBackend({ root: resolve(dir) });
     },
   },
+  etcd: {
+    summary: 'etcd v3 keys as files (key = path, value = contents)',
+    sources: '',
+    arity: [0, 0],
+    help: `  --endpoints <urls>   comma-separated client URLs (default $ETC_HOSTS or http://127.0.0.1:2379)
+  --prefix <key>       mount only the keys under this prefix, e.g. /apps`,
+    make: (_sources, flags, env) =>
+      etcdBackend({
+        endpoints: flags.endpoints ?? env.ETC_HOSTS ?? 'http://127.0.0.1:2379',
+        ...(flags.prefix ? { prefix: flags.prefix } : {}),
+        readOnly: false, // --read-only / ETC_READ_ONLY apply to the whole mount
+      }),
+  },
 };
 
 const OPTIONS = {
@@ -66,6 +82,8 @@ const OPTIONS = {
   'read-only': { type: 'boolean' },
   'allow-other': { type: 'boolean' },
   streams: { type: 'string' },
+  endpoints: { type: 'string' },
+  prefix: { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
@@ -101,6 +119,7 @@ Examples:
   shylock local ./data /mnt/data --qos rules.csv --api-port 8080
   curl -X PUT localhost:8080/key/users/lhj -d '{"read_limit": 1048576}'
   shylock memory /mnt/scratch --streams /events
+  ETC_HOSTS=http://10.0.0.5:2379 shylock etcd /mnt/config --prefix /apps --read-only
 
 See 'shylock <backend> --help' for a backend's own arguments.`;
 }
@@ -197,6 +216,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     }
     const mountpoint = resolve(rest[rest.length - 1]!);
     if (name !== 'memory' && flags.streams) throw new UsageError('--streams is an option of the memory backend');
+    if (name !== 'etcd' && (flags.endpoints || flags.prefix)) throw new UsageError('--endpoints and --prefix are options of the etcd backend');
     const apiPortText = flags['api-port'] ?? env.HTTP_PORT;
     const apiPort = apiPortText === undefined || apiPortText === '' ? undefined : parsePort(apiPortText, flags['api-port'] ? '--api-port' : 'HTTP_PORT');
     const qosFile = flags.qos ?? (env.QOS_FILE || undefined);

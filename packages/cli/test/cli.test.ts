@@ -65,9 +65,11 @@ describe('shylock', () => {
     const local = await runCli(['local', '--help']);
     expect(local.code).toBe(0);
     expect(local.output).toMatch(/Usage: shylock local \[<dir>\] <mountpoint>/);
+    const etcd = await runCli(['etcd', '--help']);
+    expect(etcd.output).toMatch(/--endpoints <urls>/);
   });
   it('usage errors print one line and exit 2', async () => {
-    for (const args of [[], ['--bogus'], ['nosuch', '/mnt'], ['memory'], ['memory', '/a', '/b'], ['memory', '/tmp', '--api-port', 'x'], ['local', '/tmp']]) {
+    for (const args of [[], ['--bogus'], ['nosuch', '/mnt'], ['memory'], ['memory', '/a', '/b'], ['memory', '/tmp', '--api-port', 'x'], ['local', '/tmp'], ['memory', '/tmp', '--prefix', '/x']]) {
       const r = await runCli(args, { PATHQOS_DIR: '' });
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.output.trim().split('\n'), r.output).toHaveLength(1);

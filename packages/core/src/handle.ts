@@ -15,6 +15,8 @@ export interface BufferedHandleOptions {
   dirty?: boolean;
   /** Writes past this many bytes reject EFBIG. */
   maxSize?: number;
+  /** Said after the limit in the EFBIG message, e.g. `"the server's --max-request-bytes"`. */
+  limitHint?: string;
   /** Metadata to report from `stat()`; size and mtime follow the buffer. */
   stat?: Omit<Stat, 'size'>;
   /**
@@ -24,6 +26,8 @@ export interface BufferedHandleOptions {
   commit(data: Uint8Array): Promise<void>;
 }
 
+const human = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : `${n} bytes`);
+
 /**
  * A {@link FileHandle} that holds the whole file in memory and stores it with one `commit` at
  * flush/close — the shape of every key/value and object backend (etcd, Redis, S3 …): writes are
@@ -31,6 +35,13 @@ export interface BufferedHandleOptions {
  */
 export function createBufferedHandle(options: BufferedHandleOptions): FileHandle {
   const { flags, path, backend } = options;
+  const tooBig = (op: string, size: number) =>
+    new ShylockError(
+      'EFBIG',
+      `${op} ${path}: ${human(size)} is over the ${backend} limit of ${human(options.maxSize!)} per file` +
+        (options.limitHint ? ` (${options.limitHint})` : ''),
+      { op, path, backend },
+    );
   const buffer = new ByteBuffer(flags.truncate ? undefined : options.initial);
   let dirty = options.dirty === true || (flags.truncate && (options.initial?.length ?? 0) > 0);
   let cursor = 0;
@@ -64,13 +75,7 @@ export function createBufferedHandle(options: BufferedHandleOptions): FileHandle
       if (!flags.write) throw badf('write', 'the file was not opened for writing');
       const at = flags.append ? buffer.size : (position ?? cursor);
       checkOffset(at, 'the position', 'write', path);
-      if (options.maxSize !== undefined && at + data.length > options.maxSize) {
-        throw new ShylockError(
-          'EFBIG',
-          `write ${path}: ${at + data.length} bytes is over the ${backend} limit of ${options.maxSize} bytes per file`,
-          { op: 'write', path, backend },
-        );
-      }
+      if (options.maxSize !== undefined && at + data.length > options.maxSize) throw tooBig('write', at + data.length);
       buffer.write(data, at);
       if (position === null || flags.append) cursor = at + data.length;
       dirty = true;
@@ -81,13 +86,7 @@ export function createBufferedHandle(options: BufferedHandleOptions): FileHandle
       checkOpen('truncate');
       if (!flags.write) throw badf('truncate', 'the file was not opened for writing');
       checkOffset(size, 'the size', 'truncate', path);
-      if (options.maxSize !== undefined && size > options.maxSize) {
-        throw new ShylockError('EFBIG', `truncate ${path}: ${size} bytes is over the limit of ${options.maxSize}`, {
-          op: 'truncate',
-          path,
-          backend,
-        });
-      }
+      if (options.maxSize !== undefined && size > options.maxSize) throw tooBig('truncate', size);
       buffer.truncate(size);
       dirty = true;
       mtimeMs = Date.now();

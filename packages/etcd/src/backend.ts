@@ -1,0 +1,259 @@
+import { Etcd3, type IOptions } from 'etcd3';
+import { noop } from 'cockatiel';
+import {
+  createBufferedHandle,
+  defineBackend,
+  normalizePath,
+  readOnly as readOnlyLayer,
+  ShylockError,
+  type Backend,
+  type DirEntry,
+  type Stat,
+} from '@shylock/core';
+import { etcdError } from './errors.js';
+
+/** etcd's default request limit (--max-request-bytes), less room for the key and framing. */
+export const DEFAULT_MAX_VALUE_BYTES = 1.5 * 1024 * 1024 - 4096;
+
+/** Options of {@link etcdBackend}. */
+export interface EtcdBackendOptions {
+  /** Client URLs; default `$ETC_HOSTS` (comma-separated) or `http://127.0.0.1:2379`. */
+  endpoints?: string[] | string;
+  /** Mount this key prefix as the root (default: the whole keyspace, keys starting with `/`). */
+  prefix?: string;
+  /** Refuse every change with EROFS (default `$ETC_READ_ONLY` = true/1). */
+  readOnly?: boolean;
+  /** Milliseconds before a request answers ETIMEDOUT (default 3000). */
+  timeoutMs?: number;
+  /** Largest value written; larger ones reject EFBIG (default 1.5 MiB less 4 KiB). */
+  maxValueBytes?: number;
+  /** Extra options for the etcd3 client (credentials, TLS). */
+  client?: Partial<IOptions>;
+}
+
+const NOW = () => Date.now();
+
+/**
+ * etcd v3 as files. A path is a key (`/config/app.json` → key `<prefix>/config/app.json`), the
+ * value is the file's contents, and a directory is a key prefix. An empty directory is kept by a
+ * marker key ending in `/` (`<prefix>/config/`), which listings hide. Writes are buffered per
+ * open file and put in one request at flush/close; renames are one transaction.
+ *
+ * ```ts
+ * const etcd = etcdBackend({ endpoints: 'http://127.0.0.1:2379', prefix: '/apps' });
+ * ```
+ *
+ * @throws ShylockError `EINVAL` for a bad option.
+ */
+export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
+  const env = process.env;
+  const endpointsOpt = options.endpoints ?? env.ETC_HOSTS ?? 'http://127.0.0.1:2379';
+  const hosts = (Array.isArray(endpointsOpt) ? endpointsOpt : endpointsOpt.split(','))
+    .map((h) => h.trim())
+    .filter(Boolean);
+  if (hosts.length === 0) throw new ShylockError('EINVAL', 'etcdBackend: give at least one endpoint (ETC_HOSTS)');
+  for (const h of hosts) {
+    if (!/^https?:\/\/[^/]+$/.test(h) && !/^[^/:]+:\d+$/.test(h)) {
+      throw new ShylockError('EINVAL', `etcdBackend: "${h}" is not an endpoint such as http://127.0.0.1:2379`);
+    }
+  }
+  const timeoutMs = options.timeoutMs ?? 3000;
+  const maxValue = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  for (const [k, v] of [['timeoutMs', timeoutMs], ['maxValueBytes', maxValue]] as const) {
+    if (!Number.isFinite(v) || v <= 0) throw new ShylockError('EINVAL', `etcdBackend: ${k} must be a positive number, got ${v}`);
+  }
+  const prefix = options.prefix === undefined || options.prefix === '/' ? '' : normalizePath(options.prefix, 'etcdBackend prefix');
+  const readOnly = options.readOnly ?? /^(1|true|yes)$/i.test(env.ETC_READ_ONLY ?? '');
+
+  let client: Etcd3 | undefined;
+  const etcd = () =>
+    (client ??= new Etcd3({
+      hosts,
+      // Fail fast and tell the caller: no retries, no circuit breaker that refuses for 5 s.
+      faultHandling: { host: () => noop, global: noop },
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
+      grpcOptions: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 },
+      ...options.client,
+    }));
+  const where = hosts.join(',');
+  const guard = async <T>(op: string, path: string, work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (e) {
+      throw etcdError(e, op, path, where);
+    }
+  };
+
+  const keyOf = (path: string) => (path === '/' ? prefix + '/' : prefix + path);
+  const dirPrefix = (path: string) => (path === '/' ? prefix + '/' : prefix + path + '/');
+  const getValue = (path: string) => etcd().get(keyOf(path)).buffer();
+  const hasChildren = async (path: string) => (await etcd().getAll().prefix(dirPrefix(path)).limit(1).keys()).length > 0;
+  const kindOf = async (path: string): Promise<'file' | 'directory' | undefined> => {
+    if (path === '/') return 'directory';
+    if ((await getValue(path)) !== null) return 'file';
+    return (await hasChildren(path)) ? 'directory' : undefined;
+  };
+  const parentOf = (path: string) => path.slice(0, path.lastIndexOf('/')) || '/';
+  const needParentDir = async (op: string, path: string) => {
+    const kind = await kindOf(parentOf(path));
+    if (kind === 'file') throw new ShylockError('ENOTDIR', `${op} ${path}: a parent is a file`);
+    if (!kind) throw new ShylockError('ENOENT', `${op} ${path}: the parent directory does not exist`);
+  };
+  const fileStat = (size: number): Stat => ({ type: 'file', size, mode: 0o644, mtimeMs: NOW() });
+  const dirStat = (): Stat => ({ type: 'directory', size: 0, mode: 0o755, mtimeMs: NOW(), nlink: 2 });
+  const tooBig = (path: string, size: number) =>
+    new ShylockError(
+      'EFBIG',
+      `${path}: ${(size / 1048576).toFixed(2)} MiB is over the etcd limit of ${(maxValue / 1048576).toFixed(2)} MiB per file (the server's --max-request-bytes)`,
+      { path },
+    );
+  const put = async (path: string, data: Uint8Array) => {
+    if (data.length > maxValue) throw tooBig(path, data.length);
+    await guard('put', path, () => etcd().put(keyOf(path)).value(Buffer.from(data.buffer, data.byteOffset, data.length)).exec());
+  };
+
+  const backend = defineBackend({
+    name: 'etcd',
+    capabilities: {
+      read: true,
+      write: true,
+      list: true,
+      directories: true,
+      unlink: true,
+      rename: true,
+      truncate: true,
+      randomWrite: true,
+      append: true,
+      streams: false,
+      chmod: false,
+      utimes: false,
+      symlinks: false,
+      hardLinks: false,
+      chown: false,
+      specialFiles: false,
+    },
+    stat: (path) =>
+      guard('stat', path, async () => {
+        if (path === '/') return dirStat();
+        const value = await getValue(path);
+        if (value !== null) return fileStat(value.length);
+        if (await hasChildren(path)) return dirStat();
+        throw new ShylockError('ENOENT', `stat ${path}: no such key or prefix in etcd`);
+      }),
+    list: (path) =>
+      guard('list', path, async () => {
+        const kind = await kindOf(path);
+        if (kind === 'file') throw new ShylockError('ENOTDIR', `list ${path}: a key, not a directory`);
+        if (!kind) throw new ShylockError('ENOENT', `list ${path}: no such key or prefix in etcd`);
+        // One range request for the whole prefix.
+        const all = await etcd().getAll().prefix(dirPrefix(path)).buffers();
+        const start = dirPrefix(path).length;
+        const entries = new Map<string, DirEntry>();
+        for (const [key, value] of Object.entries(all)) {
+          const rest = key.slice(start);
+          if (rest === '') continue; // this directory's own marker
+          const slash = rest.indexOf('/');
+          const name = slash === -1 ? rest : rest.slice(0, slash);
+          if (name === '' || entries.get(name)?.type === 'directory') continue;
+          entries.set(
+            name,
+            slash === -1 ? { name, type: 'file', stat: fileStat(value.length) } : { name, type: 'directory', stat: dirStat() },
+          );
+        }
+        return [...entries.values()];
+      }),
+    open: (path, flags) =>
+      guard('open', path, async () => {
+        if (path === '/') throw new ShylockError('EISDIR', 'open /: is a directory');
+        const value = await getValue(path);
+        if (value === null) {
+          if (await hasChildren(path)) throw new ShylockError('EISDIR', `open ${path}: is a directory`);
+          if (!flags.create) throw new ShylockError('ENOENT', `open ${path}: no such key in etcd`);
+          await needParentDir('open', path);
+        } else if (flags.create && flags.exclusive) {
+          throw new ShylockError('EEXIST', `open ${path}: the key exists`);
+        }
+        return createBufferedHandle({
+          path,
+          backend: 'etcd',
+          flags,
+          ...(value === null ? {} : { initial: value }),
+          dirty: value === null && flags.write,
+          maxSize: maxValue,
+          limitHint: "the server's --max-request-bytes",
+          commit: (data) => put(path, data),
+        });
+      }),
+    mkdir: (path) =>
+      guard('mkdir', path, async () => {
+        if (await kindOf(path)) throw new ShylockError('EEXIST', `mkdir ${path}: it exists`);
+        await needParentDir('mkdir', path);
+        await etcd().put(dirPrefix(path)).value('').exec();
+      }),
+    rmdir: (path) =>
+      guard('rmdir', path, async () => {
+        if (path === '/') throw new ShylockError('EBUSY', 'rmdir /: the root cannot be removed');
+        const kind = await kindOf(path);
+        if (kind === 'file') throw new ShylockError('ENOTDIR', `rmdir ${path}: a key, not a directory`);
+        if (!kind) throw new ShylockError('ENOENT', `rmdir ${path}: no such directory`);
+        const keys = await etcd().getAll().prefix(dirPrefix(path)).limit(2).keys();
+        if (keys.some((k) => k !== dirPrefix(path))) throw new ShylockError('ENOTEMPTY', `rmdir ${path}: not empty`);
+        await etcd().delete().key(dirPrefix(path)).exec();
+      }),
+    unlink: (path) =>
+      guard('unlink', path, async () => {
+        const res = await etcd().delete().key(keyOf(path)).exec();
+        if (Number(res.deleted) > 0) return;
+        if (await hasChildren(path)) throw new ShylockError('EISDIR', `unlink ${path}: is a directory`);
+        throw new ShylockError('ENOENT', `unlink ${path}: no such key`);
+      }),
+    truncate: (path, size) =>
+      guard('truncate', path, async () => {
+        if (size < 0) throw new ShylockError('EINVAL', `truncate ${path}: negative size`);
+        const value = await getValue(path);
+        if (value === null) {
+          if (await hasChildren(path)) throw new ShylockError('EISDIR', `truncate ${path}: is a directory`);
+          throw new ShylockError('ENOENT', `truncate ${path}: no such key`);
+        }
+        const next = new Uint8Array(size);
+        next.set(value.subarray(0, Math.min(size, value.length)));
+        await put(path, next);
+      }),
+    rename: (from, to) =>
+      guard('rename', from, async () => {
+        if (from === to) {
+          if (!(await kindOf(from))) throw new ShylockError('ENOENT', `rename ${from}: no such key`);
+          return;
+        }
+        const kind = await kindOf(from);
+        if (!kind) throw new ShylockError('ENOENT', `rename ${from}: no such key or prefix`);
+        const target = await kindOf(to);
+        await needParentDir('rename', to);
+        if (kind === 'file') {
+          if (target === 'directory') throw new ShylockError('EISDIR', `rename ${from} → ${to}: the target is a directory`);
+          const value = (await getValue(from))!;
+          await etcd().if(keyOf(from), 'Version', '>', 0).then(etcd().put(keyOf(to)).value(value), etcd().delete().key(keyOf(from))).commit();
+          return;
+        }
+        if (to.startsWith(from + '/')) throw new ShylockError('EINVAL', `rename ${from} → ${to}: a directory cannot move into itself`);
+        if (target === 'file') throw new ShylockError('ENOTDIR', `rename ${from} → ${to}: the target is a key`);
+        if (target === 'directory') {
+          const inside = await etcd().getAll().prefix(dirPrefix(to)).limit(2).keys();
+          if (inside.some((k) => k !== dirPrefix(to))) throw new ShylockError('ENOTEMPTY', `rename ${from} → ${to}: not empty`);
+        }
+        const all = await etcd().getAll().prefix(dirPrefix(from)).buffers();
+        const ops = [
+          ...Object.entries(all).map(([k, v]) => etcd().put(dirPrefix(to) + k.slice(dirPrefix(from).length)).value(v)),
+          ...(Object.keys(all).length === 0 ? [etcd().put(dirPrefix(to)).value('')] : []),
+          etcd().delete().prefix(dirPrefix(from)),
+        ];
+        // One transaction (etcd allows 128 operations in one by default).
+        await etcd().if(dirPrefix(from), 'Version', '>', -1).then(...ops).commit();
+      }),
+    async close() {
+      client?.close();
+      client = undefined;
+    },
+  });
+  return readOnly ? readOnlyLayer(backend) : backend;
+}

@@ -1,0 +1,61 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mount, type Mount } from '@shylock/fuse';
+import { startEtcd, startOrSkip } from '@shylock/test-servers';
+import { etcdBackend } from '../src/index.js';
+
+const { server: etcd, skip } = await startOrSkip(startEtcd);
+afterAll(() => etcd?.stop());
+const sh = (cmd: string) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile('bash', ['-c', cmd], { env: { ...process.env, ETCDCTL_API: '3' } }, (e, stdout, stderr) =>
+      resolve({ code: e ? 1 : 0, stdout, stderr }),
+    ),
+  );
+
+describe.skipIf(!etcd)(`an etcd mount seen from the shell${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let mnt: string;
+  let rw: Mount;
+  let ro: Mount;
+  let roMnt: string;
+  const ctl = () => `etcdctl --endpoints ${etcd!.endpoint}`;
+  beforeAll(async () => {
+    mnt = await mkdtemp(join(tmpdir(), 'shylock-etcd-mnt-'));
+    roMnt = await mkdtemp(join(tmpdir(), 'shylock-etcd-ro-'));
+    rw = await mount(etcdBackend({ endpoints: etcd!.endpoint, prefix: '/fs' }), mnt);
+    ro = await mount(etcdBackend({ endpoints: etcd!.endpoint, prefix: '/fs' }), roMnt, { readOnly: true });
+  });
+  afterAll(async () => {
+    await rw?.unmount();
+    await ro?.unmount();
+    await rm(mnt, { recursive: true, force: true });
+    await rm(roMnt, { recursive: true, force: true });
+  });
+
+  it('a file written through the mount is read by etcdctl get', async () => {
+    expect((await sh(`mkdir -p ${mnt}/conf && echo hello > ${mnt}/conf/greeting`)).stderr).toBe('');
+    expect((await sh(`${ctl()} get --print-value-only /fs/conf/greeting`)).stdout).toBe('hello\n\n');
+  });
+  it('a key put by etcdctl appears in the mount at once', async () => {
+    await sh(`${ctl()} put /fs/conf/from-ctl 'set elsewhere'`);
+    expect((await sh(`cat ${mnt}/conf/from-ctl && ls ${mnt}/conf`)).stdout).toBe('set elsewherefrom-ctl\ngreeting\n');
+  });
+  it('a 2 MiB write answers "File too large" (EFBIG) from the shell', async () => {
+    const r = await sh(`dd if=/dev/zero of=${mnt}/conf/big bs=1M count=2`);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/File too large/);
+  });
+  it('a read-only mount reads and answers "Read-only file system" (EROFS)', async () => {
+    expect((await sh(`cat ${roMnt}/conf/greeting`)).stdout).toBe('hello\n');
+    expect((await sh(`echo x > ${roMnt}/conf/greeting`)).stderr).toMatch(/Read-only file system/);
+  });
+  it('mv, cp and rm -r work on keys', async () => {
+    const r = await sh(`cd ${mnt} && mv conf/greeting conf/renamed && cp -r conf copy && cat copy/renamed && rm -r copy && ls`);
+    expect(r.stdout).toBe('hello\nconf\n');
+    expect((await sh(`${ctl()} get --keys-only --prefix /fs/copy`)).stdout).toBe('');
+  });
+});

@@ -1,0 +1,128 @@
+// Real servers for shylock's tests, started on free loopback ports with temporary data
+// directories and stopped after. A missing Debian package is installed when running as root.
+// In CI (CI=true) a server that cannot start is an error; elsewhere the caller may skip, saying why.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** A running server. */
+export interface TestServer {
+  /** How clients reach it, e.g. `http://127.0.0.1:23791`. */
+  readonly endpoint: string;
+  readonly port: number;
+  /** Stops the server and removes its data. Idempotent. */
+  stop(): Promise<void>;
+  /** Stops the process but keeps the data, for outage tests; `restart()` brings it back. */
+  kill(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Installs Debian packages that are missing (root only). */
+export async function ensureDebian(packages: string[]): Promise<void> {
+  const missing: string[] = [];
+  for (const p of packages) {
+    if (!(await run('dpkg', ['-s', p]).then(() => true, () => false))) missing.push(p);
+  }
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) throw new Error(`missing Debian packages ${missing.join(' ')}: apt-get install -y ${missing.join(' ')}`);
+  await run('apt-get', ['update', '-qq'], { timeout: 300_000 });
+  await run('apt-get', ['install', '-y', '-qq', ...missing], { timeout: 600_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, child: ChildProcess, ms = 15_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode} while starting`);
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not become ready in ${ms} ms`);
+}
+
+/**
+ * Starts etcd (Debian `etcd-server`) on free loopback ports, data in /dev/shm when present.
+ * Ready when `/health` says `{"health":"true"}`.
+ */
+export async function startEtcd(): Promise<TestServer> {
+  await ensureDebian(['etcd-server', 'etcd-client']);
+  const base = existsSync('/dev/shm') ? '/dev/shm' : undefined;
+  const dir = await mkdtemp(join(base ?? (await import('node:os')).tmpdir(), 'shylock-etcd-'));
+  let child: ChildProcess | undefined;
+  let port = 0;
+  const start = async () => {
+    port ||= await freePort();
+    const peer = await freePort();
+    child = spawn(
+      'etcd',
+      [
+        '--name', 't', '--data-dir', join(dir, 'data'),
+        '--listen-client-urls', `http://127.0.0.1:${port}`, '--advertise-client-urls', `http://127.0.0.1:${port}`,
+        '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
+        '--initial-cluster', `t=http://127.0.0.1:${peer}`, '--log-level', 'error',
+      ],
+      { stdio: 'ignore' },
+    );
+    const c = child;
+    await waitFor(
+      async () => (await (await fetch(`http://127.0.0.1:${port}/health`)).json() as { health?: string }).health === 'true',
+      'etcd',
+      c,
+    );
+  };
+  const kill = async () => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await exited;
+  };
+  await start();
+  let stopped = false;
+  return {
+    get endpoint() {
+      return `http://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    kill,
+    restart: start,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await kill();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Starts a server for a test file, or explains why not. In CI (CI=true) a failure throws; elsewhere
+ * it returns the reason, for `describe.skipIf`.
+ */
+export async function startOrSkip<T>(start: () => Promise<T>): Promise<{ server?: T; skip?: string }> {
+  try {
+    return { server: await start() };
+  } catch (e) {
+    if (process.env.CI) throw e;
+    return { skip: (e as Error).message };
+  }
+}
