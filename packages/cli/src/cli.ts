@@ -22,6 +22,8 @@ interface BackendSpec {
   make(sources: string[], flags: Flags, env: NodeJS.ProcessEnv): Backend;
   /** How many positionals before the mountpoint: [min, max]. */
   arity: [number, number];
+  /** Mount options this backend wants (remote stores: a kernel attribute cache). */
+  mount?: { attrTimeout?: number };
 }
 
 interface Flags {
@@ -64,6 +66,8 @@ export const BACKENDS: Record<string, BackendSpec> = {
     summary: 'etcd v3 keys as files (key = path, value = contents)',
     sources: '',
     arity: [0, 0],
+    // Each uncached stat is a network round trip; new keys still appear at once.
+    mount: { attrTimeout: 1 },
     help: `  --endpoints <urls>   comma-separated client URLs (default $ETC_HOSTS or http://127.0.0.1:2379)
   --prefix <key>       mount only the keys under this prefix, e.g. /apps`,
     make: (_sources, flags, env) =>
@@ -233,6 +237,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     backend = spec.make(rest.slice(0, -1), flags, env);
     try {
       mounted = await mount(backend, mountpoint, {
+        ...spec.mount,
         qos: policy,
         readOnly,
         allowOther: flags['allow-other'] ?? false,

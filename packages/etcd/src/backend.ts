@@ -84,6 +84,22 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
     }
   };
 
+  /**
+   * Values fetched by `stat` in the last 200 ms, for the `open` that follows it (a FUSE lookup
+   * stats a file and then opens it): one get per file read instead of two. Any change through
+   * this backend drops them.
+   */
+  const recent = new Map<string, { value: Buffer; until: number }>();
+  const RECENT_MS = 200;
+  const remember = (path: string, value: Buffer) => {
+    if (recent.size > 10_000) recent.clear();
+    recent.set(path, { value, until: performance.now() + RECENT_MS });
+  };
+  const fresh = (path: string): Buffer | undefined => {
+    const hit = recent.get(path);
+    recent.delete(path);
+    return hit && hit.until > performance.now() ? hit.value : undefined;
+  };
   const keyOf = (path: string) => (path === '/' ? prefix + '/' : prefix + path);
   const dirPrefix = (path: string) => (path === '/' ? prefix + '/' : prefix + path + '/');
   const getValue = (path: string) => etcd().get(keyOf(path)).buffer();
@@ -108,6 +124,7 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
       { path },
     );
   const put = async (path: string, data: Uint8Array) => {
+    recent.delete(path);
     if (data.length > maxValue) throw tooBig(path, data.length);
     await guard('put', path, () => etcd().put(keyOf(path)).value(Buffer.from(data.buffer, data.byteOffset, data.length)).exec());
   };
@@ -136,7 +153,10 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
       guard('stat', path, async () => {
         if (path === '/') return dirStat();
         const value = await getValue(path);
-        if (value !== null) return fileStat(value.length);
+        if (value !== null) {
+          remember(path, value);
+          return fileStat(value.length);
+        }
         if (await hasChildren(path)) return dirStat();
         throw new ShylockError('ENOENT', `stat ${path}: no such key or prefix in etcd`);
       }),
@@ -165,7 +185,7 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
     open: (path, flags) =>
       guard('open', path, async () => {
         if (path === '/') throw new ShylockError('EISDIR', 'open /: is a directory');
-        const value = await getValue(path);
+        const value = (flags.write || flags.truncate ? undefined : fresh(path)) ?? (await getValue(path));
         if (value === null) {
           if (await hasChildren(path)) throw new ShylockError('EISDIR', `open ${path}: is a directory`);
           if (!flags.create) throw new ShylockError('ENOENT', `open ${path}: no such key in etcd`);
@@ -186,12 +206,14 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
       }),
     mkdir: (path) =>
       guard('mkdir', path, async () => {
+        recent.clear();
         if (await kindOf(path)) throw new ShylockError('EEXIST', `mkdir ${path}: it exists`);
         await needParentDir('mkdir', path);
         await etcd().put(dirPrefix(path)).value('').exec();
       }),
     rmdir: (path) =>
       guard('rmdir', path, async () => {
+        recent.clear();
         if (path === '/') throw new ShylockError('EBUSY', 'rmdir /: the root cannot be removed');
         const kind = await kindOf(path);
         if (kind === 'file') throw new ShylockError('ENOTDIR', `rmdir ${path}: a key, not a directory`);
@@ -202,6 +224,7 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
       }),
     unlink: (path) =>
       guard('unlink', path, async () => {
+        recent.clear();
         const res = await etcd().delete().key(keyOf(path)).exec();
         if (Number(res.deleted) > 0) return;
         if (await hasChildren(path)) throw new ShylockError('EISDIR', `unlink ${path}: is a directory`);
@@ -209,6 +232,7 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
       }),
     truncate: (path, size) =>
       guard('truncate', path, async () => {
+        recent.clear();
         if (size < 0) throw new ShylockError('EINVAL', `truncate ${path}: negative size`);
         const value = await getValue(path);
         if (value === null) {
@@ -221,6 +245,7 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
       }),
     rename: (from, to) =>
       guard('rename', from, async () => {
+        recent.clear();
         if (from === to) {
           if (!(await kindOf(from))) throw new ShylockError('ENOENT', `rename ${from}: no such key`);
           return;

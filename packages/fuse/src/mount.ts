@@ -34,7 +34,7 @@ export interface MountOptions {
   /** Largest read the kernel sends, bytes (default 131072). */
   maxRead?: number;
   /**
-   * Seconds the kernel caches attributes, names and missing names (default 0, as libfuse's
+   * Seconds the kernel caches attributes and names (default 0, as libfuse's
    * passthrough: every stat sees the backend, so `ln` shows the new link count at once and
    * changes made beside the mount are seen). A second or more saves requests where only this
    * mount changes the backend.
@@ -56,6 +56,12 @@ export interface MountOptions {
   defaultPermissions?: boolean;
   /** File system name shown by `mount` and `df` (default `shylock-<backend name>`). */
   fsname?: string;
+  /**
+   * Milliseconds a listing's stats answer the `getattr` calls that follow it (`ls -l` of 10,000
+   * keys costs one list, not 10,000 stats). Any change through the mount clears them. Default
+   * 1000; 0 turns it off.
+   */
+  listingCacheMs?: number;
   /** Called with every error an operation answers with (for logs); default: nothing. */
   onError?: (error: ShylockError, op: string, path: string) => void;
 }
@@ -229,6 +235,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     for (const entry of inflight) if (entry.deadline <= now) entry.expire();
   }, 1000);
   sweep.unref();
+  const MUTATING = new Set(['create', 'write', 'truncate', 'ftruncate', 'mkdir', 'rmdir', 'unlink', 'rename', 'chmod', 'chown', 'utimens', 'symlink', 'link', 'mknod', 'flush', 'release']);
   /** Runs an operation; answers `cb(errno)`, or `cb(0, ...result)` (`cb(count)` for read/write). */
   const call = <T>(
     op: string,
@@ -238,6 +245,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     answer: ((value: T) => unknown[]) | 'count' = () => [],
     timeout = timeoutMs,
   ) => {
+    if (MUTATING.has(op)) forgetListings();
     let done = false;
     let entry: { deadline: number; expire: () => void } | undefined;
     if (timeout > 0) {
@@ -257,8 +265,10 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       };
       inflight.add(entry);
     }
+    const mutating = MUTATING.has(op);
     work().then(
       (value) => {
+        if (mutating) forgetListings(); // a listing that ran meanwhile may hold the old stat
         if (done) return;
         done = true;
         if (entry) inflight.delete(entry);
@@ -266,6 +276,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         else cb(0, ...answer(value));
       },
       (error: unknown) => {
+        if (mutating) forgetListings();
         if (done) return;
         done = true;
         if (entry) inflight.delete(entry);
@@ -314,9 +325,21 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     if (writable && handle.stat && !stream) writers.set(path, file);
     return fd;
   };
+  /** Stats from the latest listings, for the getattr calls that follow a readdir. */
+  const listingCacheMs = options.listingCacheMs ?? 1000;
+  const listed = new Map<string, { stat: Stat; until: number }>();
+  const forgetListings = () => {
+    if (listed.size > 0) listed.clear();
+  };
   const statOf = (path: string) => {
     const writer = writers.get(path);
-    return writer ? writer.handle.stat!() : fs.stat(path);
+    if (writer) return writer.handle.stat!();
+    const hit = listed.get(path);
+    if (hit) {
+      if (hit.until > performance.now()) return Promise.resolve(hit.stat);
+      listed.delete(path);
+    }
+    return fs.stat(path);
   };
 
   type Cb = (code: number, ...rest: unknown[]) => void;
@@ -361,7 +384,16 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         'readdir',
         path,
         cb,
-        () => fs.list(path),
+        async () => {
+          const entries = await fs.list(path);
+          if (listingCacheMs > 0 && entries.length > 0 && entries.every((e) => e.stat)) {
+            if (listed.size > 100_000) listed.clear();
+            const until = performance.now() + listingCacheMs;
+            const base = path === '/' ? '' : path;
+            for (const e of entries) listed.set(`${base}/${e.name}`, { stat: e.stat!, until });
+          }
+          return entries;
+        },
         (entries) => {
           const names = ['.', '..', ...entries.map((e) => e.name)];
           if (!entries.every((e) => e.stat)) return [names];
@@ -507,7 +539,8 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     // Passed here: fuse-native drops a timeout of 0 as unset.
     `attr_timeout=${attrTimeout}`,
     `entry_timeout=${attrTimeout}`,
-    `negative_timeout=${attrTimeout}`,
+    // Missing names are never cached: a key another client creates appears at once.
+    'negative_timeout=0',
     ...(directIo ? ['direct_io'] : []),
     ...(options.fuseOptions ?? []),
   ];
