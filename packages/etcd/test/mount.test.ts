@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mount, type Mount } from '@shylock/fuse';
+import { createPolicy } from '@shylock/qos';
 import { startEtcd, startOrSkip } from '@shylock/test-servers';
 import { etcdBackend } from '../src/index.js';
 
@@ -52,6 +53,25 @@ describe.skipIf(!etcd)(`an etcd mount seen from the shell${skip ? ` (skipped: ${
   it('a read-only mount reads and answers "Read-only file system" (EROFS)', async () => {
     expect((await sh(`cat ${roMnt}/conf/greeting`)).stdout).toBe('hello\n');
     expect((await sh(`echo x > ${roMnt}/conf/greeting`)).stderr).toMatch(/Read-only file system/);
+  });
+  it('a QoS rule on an etcd path is held: 320 KiB of keys at 64 KiB/s', async () => {
+    const value = 'q'.repeat(16 * 1024);
+    for (let i = 0; i < 20; i++) await sh(`${ctl()} put /slow/k${i} '${value}'`);
+    const qmnt = await mkdtemp(join(tmpdir(), 'shylock-etcd-qos-'));
+    const policy = createPolicy([{ path: '/slow', readBytesPerSec: 64 * 1024 }]);
+    const q = await mount(etcdBackend({ endpoints: etcd!.endpoint }), qmnt, { qos: policy });
+    try {
+      const t0 = performance.now();
+      const r = await sh(`cat ${qmnt}/slow/k* | wc -c`);
+      const seconds = (performance.now() - t0) / 1000;
+      expect(r.stdout.trim()).toBe(String(20 * 16 * 1024));
+      // (320 KiB − the 128 KiB burst) / 64 KiB/s = 3 s
+      expect(seconds).toBeGreaterThan(3 * 0.9);
+      expect(seconds).toBeLessThan(3 * 1.2);
+    } finally {
+      await q.unmount();
+      await rm(qmnt, { recursive: true, force: true });
+    }
   });
   it('mv, cp and rm -r work on keys', async () => {
     const r = await sh(`cd ${mnt} && mv conf/greeting conf/renamed && cp -r conf copy && cat copy/renamed && rm -r copy && ls`);
