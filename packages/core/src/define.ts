@@ -53,8 +53,11 @@ function checkSignal(op: string, path: string, backend: string, options?: OpOpti
  * EBADF after close and close only once, and `close()` of the backend is idempotent.
  *
  * The implementation may then trust its arguments. Only the optional methods it has are exposed.
+ * `capabilities` lists what the backend can do; any capability left out is false.
  */
-export function defineBackend<B extends Backend>(impl: B): Backend {
+export function defineBackend(
+  impl: Omit<Backend, 'capabilities'> & { readonly capabilities: Partial<Capabilities> },
+): Backend {
   const name = impl.name;
   const fail = (error: unknown, op: string, path?: string): never => {
     throw toShylockError(error, { op, path, backend: name });

@@ -141,13 +141,6 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
       truncate: true,
       randomWrite: true,
       append: true,
-      streams: false,
-      chmod: false,
-      utimes: false,
-      symlinks: false,
-      hardLinks: false,
-      chown: false,
-      specialFiles: false,
     },
     stat: (path) =>
       guard('stat', path, async () => {

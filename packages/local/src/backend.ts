@@ -198,7 +198,6 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
       truncate: true,
       randomWrite: true,
       append: true,
-      streams: false,
       chmod: true,
       utimes: true,
       symlinks: true,
