@@ -87,12 +87,15 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
   /**
    * Values fetched by `stat` in the last 200 ms, for the `open` that follows it (a FUSE lookup
    * stats a file and then opens it): one get per file read instead of two. Any change through
-   * this backend drops them.
+   * this backend drops them. Only values up to 64 KiB are kept.
    */
   const recent = new Map<string, { value: Buffer; until: number }>();
   const RECENT_MS = 200;
+  const RECENT_MAX_VALUE = 64 * 1024;
   const remember = (path: string, value: Buffer) => {
-    if (recent.size > 10_000) recent.clear();
+    // Small values only, at most 1,000: a few MiB at worst, never values of 1.5 MiB each.
+    if (value.length > RECENT_MAX_VALUE) return;
+    if (recent.size >= 1000) recent.clear();
     recent.set(path, { value, until: performance.now() + RECENT_MS });
   };
   const fresh = (path: string): Buffer | undefined => {

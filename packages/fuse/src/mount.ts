@@ -245,7 +245,8 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     answer: ((value: T) => unknown[]) | 'count' = () => [],
     timeout = timeoutMs,
   ) => {
-    if (MUTATING.has(op)) forgetListings();
+    const mutating = MUTATING.has(op);
+    if (mutating) forgetListings();
     let done = false;
     let entry: { deadline: number; expire: () => void } | undefined;
     if (timeout > 0) {
@@ -265,7 +266,6 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       };
       inflight.add(entry);
     }
-    const mutating = MUTATING.has(op);
     work().then(
       (value) => {
         if (mutating) forgetListings(); // a listing that ran meanwhile may hold the old stat

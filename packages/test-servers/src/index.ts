@@ -5,6 +5,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -62,8 +63,7 @@ async function waitFor(check: () => Promise<boolean>, what: string, child: Child
  */
 export async function startEtcd(): Promise<TestServer> {
   await ensureDebian(['etcd-server', 'etcd-client']);
-  const base = existsSync('/dev/shm') ? '/dev/shm' : undefined;
-  const dir = await mkdtemp(join(base ?? (await import('node:os')).tmpdir(), 'shylock-etcd-'));
+  const dir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'shylock-etcd-'));
   let child: ChildProcess | undefined;
   let port = 0;
   const start = async () => {
