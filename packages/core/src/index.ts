@@ -5,6 +5,8 @@ export { O, parseOpenFlags, isMutating } from './flags.js';
 export { ByteBuffer, checkOffset } from './bytes.js';
 export { createBufferedHandle } from './handle.js';
 export type { BufferedHandleOptions } from './handle.js';
+export { createInbox, createStreamHandle } from './stream.js';
+export type { Inbox, StreamHandleOptions } from './stream.js';
 export { defineBackend, guardHandle, GUARDED, MUTATING_CAPABILITIES, NO_CAPABILITIES } from './define.js';
 export { readOnly } from './layers.js';
 export { compose } from './compose.js';

@@ -420,10 +420,12 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
     return {
       kind: 'stream',
       subscribers,
+      deleted: false,
       publish(message) {
         for (const s of subscribers) s(message);
       },
       end() {
+        this.deleted = true;
         for (const s of subscribers) s(null);
         subscribers.clear();
       },
