@@ -23,7 +23,7 @@ debs=()
 case "$job" in
   # libfuse2 for the binding, fuse3 for fusermount, a compiler for the patched binding;
   # fio, libfuse3-dev and pkg-config for the FUSE benchmark's C reference.
-  test) debs=(libfuse2 fuse3 python3 make g++ etcd-server etcd-client) ;;
+  test) debs=(libfuse2 fuse3 python3 make g++ etcd-server etcd-client redis-server redis-tools) ;;
   demo) debs=(libfuse2 fuse3 python3 make g++) ;;
   bench) debs=(libfuse2 fuse3 python3 make g++ fio libfuse3-dev pkg-config) ;;
 esac

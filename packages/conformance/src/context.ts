@@ -9,13 +9,11 @@ export interface ConformanceOptions {
    * backend's root is not writable, e.g. `'/kv'` for Redis or `'/mem'` for a composed tree.
    */
   base?: string;
-  /** Stream tests: where stream files may be created. Required when `capabilities.streams`. */
-  streams?: {
-    /** A directory whose files are streams (`'/pubsub'`). */
-    dir: string;
-    /** Every reader receives every message (pub/sub). False for task queues (one reader each). */
-    fanout?: boolean;
-  };
+  /**
+   * Stream tests: where stream files may be created. Required when `capabilities.streams`. A
+   * list runs the stream tests in each directory (Redis: pub/sub, streams and queues).
+   */
+  streams?: StreamDirOptions | StreamDirOptions[];
   /** Per-test timeout in ms (default 10,000). */
   timeout?: number;
   /**
@@ -23,6 +21,14 @@ export interface ConformanceOptions {
    * documents as different: `{ 'rename a directory': 'S3 renames are copies' }`.
    */
   exclude?: Record<string, string>;
+}
+
+/** A directory of stream files, for the stream tests. */
+export interface StreamDirOptions {
+  /** A directory whose files are streams (`'/pubsub'`). */
+  dir: string;
+  /** Every reader receives every message (pub/sub). False for task queues (one reader each). */
+  fanout?: boolean;
 }
 
 /** What each suite file gets. */

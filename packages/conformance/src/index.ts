@@ -1,3 +1,3 @@
 export { describeBackend } from './describe.js';
 export { bytes, expectCode, randomName, readFile, readText, writeFile } from './context.js';
-export type { ConformanceOptions, SuiteContext } from './context.js';
+export type { ConformanceOptions, StreamDirOptions, SuiteContext } from './context.js';

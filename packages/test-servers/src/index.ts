@@ -57,51 +57,28 @@ async function waitFor(check: () => Promise<boolean>, what: string, child: Child
   throw new Error(`${what} did not become ready in ${ms} ms`);
 }
 
-/**
- * Starts etcd (Debian `etcd-server`) on free loopback ports, data in /dev/shm when present.
- * Ready when `/health` says `{"health":"true"}`.
- */
-export async function startEtcd(): Promise<TestServer> {
-  await ensureDebian(['etcd-server', 'etcd-client']);
-  const dir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'shylock-etcd-'));
-  let child: ChildProcess | undefined;
-  let port = 0;
-  const start = async () => {
-    port ||= await freePort();
-    const peer = await freePort();
-    child = spawn(
-      'etcd',
-      [
-        '--name', 't', '--data-dir', join(dir, 'data'),
-        '--listen-client-urls', `http://127.0.0.1:${port}`, '--advertise-client-urls', `http://127.0.0.1:${port}`,
-        '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
-        '--initial-cluster', `t=http://127.0.0.1:${peer}`, '--log-level', 'error',
-      ],
-      { stdio: 'ignore' },
-    );
-    const c = child;
-    await waitFor(
-      async () => (await (await fetch(`http://127.0.0.1:${port}/health`)).json() as { health?: string }).health === 'true',
-      'etcd',
-      c,
-    );
-  };
+/** The TestServer of a child process: kill/restart keep `dir`, stop removes it. */
+function serverHandle(
+  proc: { child?: ChildProcess | undefined; port: number },
+  endpoint: () => string,
+  start: () => Promise<void>,
+  dir: string,
+): TestServer {
   const kill = async () => {
-    const c = child;
-    child = undefined;
+    const c = proc.child;
+    proc.child = undefined;
     if (!c || c.exitCode !== null) return;
     const exited = new Promise((r) => c.once('exit', r));
     c.kill('SIGKILL');
     await exited;
   };
-  await start();
   let stopped = false;
   return {
     get endpoint() {
-      return `http://127.0.0.1:${port}`;
+      return endpoint();
     },
     get port() {
-      return port;
+      return proc.port;
     },
     kill,
     restart: start,
@@ -112,6 +89,59 @@ export async function startEtcd(): Promise<TestServer> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Starts etcd (Debian `etcd-server`) on free loopback ports, data in /dev/shm when present.
+ * Ready when `/health` says `{"health":"true"}`.
+ */
+export async function startEtcd(): Promise<TestServer> {
+  await ensureDebian(['etcd-server', 'etcd-client']);
+  const dir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'shylock-etcd-'));
+  const proc: { child?: ChildProcess; port: number } = { port: await freePort() };
+  const start = async () => {
+    const port = proc.port;
+    const peer = await freePort();
+    const c = (proc.child = spawn(
+      'etcd',
+      [
+        '--name', 't', '--data-dir', join(dir, 'data'),
+        '--listen-client-urls', `http://127.0.0.1:${port}`, '--advertise-client-urls', `http://127.0.0.1:${port}`,
+        '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
+        '--initial-cluster', `t=http://127.0.0.1:${peer}`, '--log-level', 'error',
+      ],
+      { stdio: 'ignore' },
+    ));
+    await waitFor(
+      async () => (await (await fetch(`http://127.0.0.1:${port}/health`)).json() as { health?: string }).health === 'true',
+      'etcd',
+      c,
+    );
+  };
+  await start();
+  return serverHandle(proc, () => `http://127.0.0.1:${proc.port}`, start, dir);
+}
+
+/**
+ * Starts Redis (Debian `redis-server`) on a free loopback port with no persistence and a
+ * temporary working directory. Ready when `redis-cli ping` answers PONG. `kill()` loses the data
+ * (nothing is saved); `restart()` starts an empty server on the same port.
+ */
+export async function startRedis(): Promise<TestServer> {
+  await ensureDebian(['redis-server', 'redis-tools']);
+  const dir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'shylock-redis-'));
+  const proc: { child?: ChildProcess; port: number } = { port: await freePort() };
+  const start = async () => {
+    const port = String(proc.port);
+    const c = (proc.child = spawn(
+      'redis-server',
+      ['--port', port, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'],
+      { stdio: 'ignore' },
+    ));
+    await waitFor(async () => (await run('redis-cli', ['-p', port, 'ping'])).stdout.trim() === 'PONG', 'redis-server', c);
+  };
+  await start();
+  return serverHandle(proc, () => `127.0.0.1:${proc.port}`, start, dir);
 }
 
 /**

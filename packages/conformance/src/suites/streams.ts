@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { parseOpenFlags, type FileHandle } from '@shylock/core';
-import { bytes, expectCode, randomName, type SuiteContext } from '../context.js';
+import { bytes, expectCode, randomName, type StreamDirOptions, type SuiteContext } from '../context.js';
 
 const decoder = new TextDecoder();
 
@@ -16,15 +16,23 @@ async function readMessages(handle: FileHandle, count: number): Promise<string[]
   return text.split('\n').slice(0, count);
 }
 
-export function streamsSuite({ test, backend, caps, options }: SuiteContext): void {
-  if (!caps().streams) return;
-  const dir = options.streams?.dir;
-  if (!dir) {
-    test('stream options name a directory', async () => {
+export function streamsSuite(context: SuiteContext): void {
+  if (!context.caps().streams) return;
+  const dirs = [context.options.streams ?? []].flat();
+  if (dirs.length === 0) {
+    context.test('stream options name a directory', async () => {
       throw new Error('the backend has capabilities.streams: pass { streams: { dir } } to describeBackend');
     });
     return;
   }
+  for (const dir of dirs) {
+    // With several stream directories, each test name says which one it ran in.
+    const test = dirs.length === 1 ? context.test : (name: string, fn: () => Promise<void>) => context.test(`${dir.dir}: ${name}`, fn);
+    streamTests(test, context.backend, dir);
+  }
+}
+
+function streamTests(test: SuiteContext['test'], backend: SuiteContext['backend'], { dir, fanout }: StreamDirOptions): void {
   const streamPath = () => `${dir}/${randomName('st')}`;
   const open = (path: string, flags: string) => backend().open(path, parseOpenFlags(flags));
 
@@ -126,7 +134,22 @@ export function streamsSuite({ test, backend, caps, options }: SuiteContext): vo
       await w.close();
     }
   });
-  if (options.streams?.fanout) {
+  if (fanout === false) {
+    test('each message goes to exactly one of two readers (a queue)', async () => {
+      const path = streamPath();
+      const w = await open(path, 'w');
+      const r1 = await open(path, 'r');
+      const r2 = await open(path, 'r');
+      try {
+        await w.write!(bytes('first\nsecond\n'), null);
+        const got = [...(await readMessages(r1, 1)), ...(await readMessages(r2, 1))];
+        expect(got.sort()).toEqual(['first', 'second']);
+      } finally {
+        await Promise.all([r1.close(), r2.close(), w.close()]);
+      }
+    });
+  }
+  if (fanout) {
     test('every open reader receives every message (fan-out)', async () => {
       const path = streamPath();
       const w = await open(path, 'w');
