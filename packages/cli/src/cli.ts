@@ -4,6 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isShylockError, type Backend } from '@shylock/core';
 import { mount, type Mount } from '@shylock/fuse';
 import { etcdBackend } from '@shylock/etcd';
+import { redisBackend } from '@shylock/redis';
 import { localBackend } from '@shylock/local';
 import { memoryBackend } from '@shylock/memory';
 import { createPolicy, createQosServer, loadQosFile, type Policy, type QosServer } from '@shylock/qos';
@@ -24,6 +25,10 @@ interface BackendSpec {
   arity: [number, number];
   /** Mount options this backend wants (remote stores: a kernel attribute cache). */
   mount?: { attrTimeout?: number };
+  /** One request that must succeed before mounting: an unreachable server fails the start. */
+  probe?(backend: Backend): Promise<unknown>;
+  /** The backend-specific flags it takes. */
+  flags?: (keyof Flags)[];
 }
 
 interface Flags {
@@ -35,6 +40,9 @@ interface Flags {
   streams?: string;
   endpoints?: string;
   prefix?: string;
+  host?: string;
+  password?: string;
+  db?: string;
   verbose?: boolean;
   help?: boolean;
   version?: boolean;
@@ -68,6 +76,8 @@ export const BACKENDS: Record<string, BackendSpec> = {
     arity: [0, 0],
     // Each uncached stat is a network round trip; new keys still appear at once.
     mount: { attrTimeout: 1 },
+    probe: (b) => b.list('/'),
+    flags: ['endpoints', 'prefix'],
     help: `  --endpoints <urls>   comma-separated client URLs (default $ETC_HOSTS or http://127.0.0.1:2379)
   --prefix <key>       mount only the keys under this prefix, e.g. /apps`,
     make: (_sources, flags, env) =>
@@ -76,6 +86,31 @@ export const BACKENDS: Record<string, BackendSpec> = {
         ...(flags.prefix ? { prefix: flags.prefix } : {}),
         readOnly: false, // --read-only / ETC_READ_ONLY apply to the whole mount
       }),
+  },
+  redis: {
+    summary: 'Redis as files: kv/ string keys, pubsub/ channels, streams/, queues/',
+    sources: '',
+    arity: [0, 0],
+    mount: { attrTimeout: 1 },
+    probe: (b) => b.list('/pubsub'),
+    flags: ['host', 'password', 'db', 'prefix'],
+    help: `  --host <host:port>   the server, or a redis:// URL (default $REDIS_HOST or localhost:6379)
+  --password <secret>  AUTH password (default $REDIS_PASSWORD)
+  --db <n>             database number (default $REDIS_DB or 0)
+  --prefix <text>      mount only the keys, channels, streams and queues starting with it
+
+  The mount holds kv/ (string keys; a '/' in a key is a directory), pubsub/<channel>
+  (write publishes a line, cat subscribes), streams/<key> (XADD per line; cat reads from
+  the start and follows) and queues/<key> (RPUSH per line; each read pops one task).`,
+    make: (_sources, flags, env) => {
+      if (flags.db !== undefined && !/^\d+$/.test(flags.db)) throw new UsageError(`--db must be a database number, got "${flags.db}"`);
+      return redisBackend({
+        host: flags.host ?? env.REDIS_HOST ?? 'localhost:6379',
+        ...(flags.password !== undefined ? { password: flags.password } : {}),
+        ...(flags.db !== undefined ? { db: Number(flags.db) } : {}),
+        ...(flags.prefix ? { prefix: flags.prefix } : {}),
+      });
+    },
   },
 };
 
@@ -88,6 +123,9 @@ const OPTIONS = {
   streams: { type: 'string' },
   endpoints: { type: 'string' },
   prefix: { type: 'string' },
+  host: { type: 'string' },
+  password: { type: 'string' },
+  db: { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
@@ -124,6 +162,7 @@ Examples:
   curl -X PUT localhost:8080/key/users/lhj -d '{"read_limit": 1048576}'
   shylock memory /mnt/scratch --streams /events
   ETC_HOSTS=http://10.0.0.5:2379 shylock etcd /mnt/config --prefix /apps --read-only
+  REDIS_HOST=cache:6379 shylock redis /mnt/redis && cat /mnt/redis/pubsub/events
 
 See 'shylock <backend> --help' for a backend's own arguments.`;
 }
@@ -220,7 +259,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     }
     const mountpoint = resolve(rest[rest.length - 1]!);
     if (name !== 'memory' && flags.streams) throw new UsageError('--streams is an option of the memory backend');
-    if (name !== 'etcd' && (flags.endpoints || flags.prefix)) throw new UsageError('--endpoints and --prefix are options of the etcd backend');
+    for (const flag of ['endpoints', 'prefix', 'host', 'password', 'db'] as const) {
+      if (flags[flag] !== undefined && !spec.flags?.includes(flag)) {
+        const owners = Object.keys(BACKENDS).filter((b) => BACKENDS[b]!.flags?.includes(flag));
+        throw new UsageError(`--${flag} is an option of the ${owners.join(' and ')} backend${owners.length > 1 ? 's' : ''}`);
+      }
+    }
     const apiPortText = flags['api-port'] ?? env.HTTP_PORT;
     const apiPort = apiPortText === undefined || apiPortText === '' ? undefined : parsePort(apiPortText, flags['api-port'] ? '--api-port' : 'HTTP_PORT');
     const qosFile = flags.qos ?? (env.QOS_FILE || undefined);
@@ -234,7 +278,14 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
         throw new UsageError((e as Error).message);
       }
     }
-    backend = spec.make(rest.slice(0, -1), flags, env);
+    try {
+      backend = spec.make(rest.slice(0, -1), flags, env);
+    } catch (e) {
+      // A bad option (EINVAL from the backend's factory) is a usage error.
+      if (isShylockError(e) && e.code === 'EINVAL') throw new UsageError(e.message);
+      throw e;
+    }
+    await spec.probe?.(backend);
     try {
       mounted = await mount(backend, mountpoint, {
         ...spec.mount,

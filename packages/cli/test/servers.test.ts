@@ -1,0 +1,133 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { isMounted, unmountPath } from '@shylock/fuse';
+import { startEtcd, startOrSkip, startRedis } from '@shylock/test-servers';
+
+// `shylock etcd` and `shylock redis` end to end: the real command, a real server, a real mount.
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+const { server: etcd, skip: etcdSkip } = await startOrSkip(startEtcd);
+const { server: redis, skip: redisSkip } = await startOrSkip(startRedis);
+afterAll(async () => {
+  await etcd?.stop();
+  await redis?.stop();
+});
+
+const sh = (cmd: string) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile('bash', ['-c', cmd], { timeout: 20_000, env: { ...process.env, ETCDCTL_API: '3' } }, (e, stdout, stderr) =>
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr }),
+    ),
+  );
+
+/** Starts `shylock ...args`; resolves once it mounted or exited. */
+function start(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const ready = Promise.race([exited, expect.poll(() => err, { timeout: 15_000, interval: 20 }).toMatch(/mounted .* at /)]);
+  return { child, exited, ready, stderr: () => err };
+}
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) {
+    await unmountPath(d).catch(() => undefined);
+    await rm(d, { recursive: true, force: true });
+  }
+});
+const tempDir = async () => {
+  const d = await mkdtemp(join(tmpdir(), 'shylock-cli-srv-'));
+  dirs.push(d);
+  return d;
+};
+
+describe.skipIf(!redis)(`shylock redis${redisSkip ? ` (skipped: ${redisSkip})` : ''}`, () => {
+  it('mounts $REDIS_HOST with --prefix; echo and cat reach redis-cli; SIGTERM unmounts', async () => {
+    const mnt = await tempDir();
+    const r = start(['redis', mnt, '--prefix', 'cli:'], { REDIS_HOST: redis!.endpoint });
+    await r.ready;
+    try {
+      expect(r.stderr()).toMatch(/mounted redis at/);
+      expect((await sh(`echo v1 > ${mnt}/kv/version && redis-cli -p ${redis!.port} GET cli:version`)).stdout).toBe('v1\n\n');
+      await sh(`redis-cli -p ${redis!.port} RPUSH cli:jobs build`);
+      expect((await sh(`ls ${mnt}/queues && timeout 5 head -n 1 ${mnt}/queues/jobs`)).stdout).toBe('jobs\nbuild\n');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    expect(await r.exited).toBe(0);
+    expect(await isMounted(mnt)).toBe(false);
+  });
+  it('--host and --db flags win over REDIS_HOST and REDIS_DB', async () => {
+    const mnt = await tempDir();
+    const r = start(['redis', mnt, '--host', redis!.endpoint, '--db', '2'], { REDIS_HOST: '127.0.0.1:9', REDIS_DB: '5' });
+    await r.ready;
+    try {
+      await sh(`echo flagged > ${mnt}/kv/where`);
+      expect((await sh(`redis-cli -p ${redis!.port} -n 2 GET where`)).stdout).toBe('flagged\n\n');
+    } finally {
+      r.child.kill('SIGTERM');
+      await r.exited;
+    }
+  });
+  it('an unreachable server exits 1 with one line naming it, and leaves no mount', async () => {
+    const mnt = await tempDir();
+    const r = start(['redis', mnt, '--host', '127.0.0.1:9']);
+    expect(await r.exited).toBe(1);
+    expect(r.stderr().trim().split('\n')).toHaveLength(1);
+    expect(r.stderr()).toMatch(/Redis at 127\.0\.0\.1:9 is unreachable/);
+    expect(await isMounted(mnt)).toBe(false);
+  });
+  it('bad redis options exit 2 with one line', async () => {
+    const mnt = await tempDir();
+    for (const [args, message] of [
+      [['--db', 'x'], /--db must be a database number/],
+      [['--host', 'not a host'], /not a host such as localhost:6379/],
+      [['--endpoints', 'http://x:1'], /--endpoints is an option of the etcd backend/],
+    ] as const) {
+      const r = start(['redis', mnt, ...args]);
+      expect(await r.exited).toBe(2);
+      expect(r.stderr()).toMatch(message);
+      expect(r.stderr().trim().split('\n')).toHaveLength(1);
+    }
+  });
+});
+
+describe.skipIf(!etcd)(`shylock etcd${etcdSkip ? ` (skipped: ${etcdSkip})` : ''}`, () => {
+  it('mounts $ETC_HOSTS with --prefix; echo reaches etcdctl; ETC_READ_ONLY refuses writes', async () => {
+    const mnt = await tempDir();
+    const r = start(['etcd', mnt, '--prefix', '/apps'], { ETC_HOSTS: etcd!.endpoint });
+    await r.ready;
+    try {
+      expect((await sh(`mkdir ${mnt}/web && echo on > ${mnt}/web/flag`)).code).toBe(0);
+      expect((await sh(`etcdctl --endpoints ${etcd!.endpoint} get --print-value-only /apps/web/flag`)).stdout).toBe('on\n\n');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    expect(await r.exited).toBe(0);
+    const ro = start(['etcd', mnt, '--prefix', '/apps'], { ETC_HOSTS: etcd!.endpoint, ETC_READ_ONLY: 'true' });
+    await ro.ready;
+    try {
+      expect((await sh(`cat ${mnt}/web/flag`)).stdout).toBe('on\n');
+      expect((await sh(`echo off > ${mnt}/web/flag`)).stderr).toMatch(/Read-only file system/);
+    } finally {
+      ro.child.kill('SIGTERM');
+      await ro.exited;
+    }
+  });
+  it('an unreachable cluster exits 1 with one line, and a bad endpoint exits 2', async () => {
+    const mnt = await tempDir();
+    const down = start(['etcd', mnt, '--endpoints', 'http://127.0.0.1:9']);
+    expect(await down.exited).toBe(1);
+    expect(down.stderr()).toMatch(/etcd at http:\/\/127\.0\.0\.1:9 (is unreachable|did not answer)/);
+    expect(down.stderr().trim().split('\n')).toHaveLength(1);
+    const bad = start(['etcd', mnt, '--endpoints', 'nope/x']);
+    expect(await bad.exited).toBe(2);
+    expect(bad.stderr()).toMatch(/not an endpoint/);
+  });
+});
