@@ -9,7 +9,8 @@ export class ByteBuffer {
   #size: number;
 
   constructor(initial?: Uint8Array) {
-    this.#data = initial ? initial.slice() : new Uint8Array(0);
+    // A copy (a Buffer's own slice() would be a view of the caller's memory).
+    this.#data = initial ? new Uint8Array(initial) : new Uint8Array(0);
     this.#size = this.#data.length;
   }
 

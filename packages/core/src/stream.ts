@@ -141,7 +141,7 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
       }
       if (start < data.length) {
         if (partialBytes + data.length - start > maxMessage) throw tooLong('write', partialBytes + data.length - start);
-        partial.push(data.slice(start));
+        partial.push(new Uint8Array(data.subarray(start))); // a copy: a Buffer's slice() is a view
         partialBytes += data.length - start;
       }
       for (const m of messages) if (m.length > maxMessage) throw tooLong('write', m.length);

@@ -80,6 +80,16 @@ describe.skipIf(!redis)(`a Redis mount seen from the shell${skip ? ` (skipped: $
     expect((await sh(`ls ${mnt}/queues`)).stdout).not.toContain(q);
   });
 
+  it('20,000 lines written in large writes arrive intact, one task each', async () => {
+    const q = randomName();
+    // Writes of 128 KiB split lines across requests: the partial lines must survive.
+    const r = await sh(`seq -f 'task-%05g' 1 20000 | dd of=${mnt}/queues/${q} bs=128k iflag=fullblock 2>/dev/null`);
+    expect(r.code).toBe(0);
+    expect((await sh(`${cli()} LLEN ${q}`)).stdout).toBe('20000\n');
+    const all = (await sh(`${cli()} LRANGE ${q} 0 -1`)).stdout.trim().split('\n');
+    expect(all).toEqual(Array.from({ length: 20000 }, (_, i) => `task-${String(i + 1).padStart(5, '0')}`));
+  });
+
   it('cat on streams/ reads from the first entry, then follows', async () => {
     const key = randomName();
     await sh(`${cli()} XADD ${key} '*' data old`);

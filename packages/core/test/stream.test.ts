@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { createBufferedHandle, createInbox, createStreamHandle, parseOpenFlags } from '../src/index.js';
+
+const text = (m: Uint8Array) => new TextDecoder().decode(m);
+
+describe('createStreamHandle', () => {
+  it('a partial line keeps its bytes after the caller reuses its Buffer (as FUSE does)', async () => {
+    const published: string[] = [];
+    const h = createStreamHandle({
+      path: '/s',
+      backend: 'test',
+      flags: parseOpenFlags('w'),
+      publish: async (messages) => void published.push(...messages.map(text)),
+    });
+    const fuseBuffer = Buffer.from('one\ntw');
+    await h.write!(fuseBuffer, null);
+    fuseBuffer.fill(0); // the binding hands the next request the same memory
+    await h.write!(Buffer.from('o\n'), null);
+    await h.close();
+    expect(published).toEqual(['one', 'two']);
+  });
+  it('a failed publish at close keeps the line and close rejects', async () => {
+    let fail = true;
+    const published: string[] = [];
+    const h = createStreamHandle({
+      path: '/s',
+      backend: 'test',
+      flags: parseOpenFlags('w'),
+      publish: async (messages) => {
+        if (fail) throw new Error('down');
+        published.push(...messages.map(text));
+      },
+    });
+    await h.write!(new TextEncoder().encode('last'), null);
+    await expect(h.flush!()).rejects.toThrow('down');
+    fail = false;
+    await h.close();
+    expect(published).toEqual(['last']);
+  });
+  it('messages received but not read are given back at close', async () => {
+    const inbox = createInbox();
+    let givenBack: string[] = [];
+    const h = createStreamHandle({
+      path: '/q',
+      backend: 'test',
+      flags: parseOpenFlags('r'),
+      receive: (signal) => inbox.receive(signal),
+      release: async (unread) => void (givenBack = unread.map(text)),
+    });
+    for (const m of ['a', 'b', 'c']) inbox.push(new TextEncoder().encode(m));
+    const buf = new Uint8Array(1);
+    expect(await h.read(buf, null)).toBe(1); // 'a' partly read: its rest is not given back
+    await h.close();
+    expect(givenBack).toEqual(['b', 'c']);
+  });
+  it('an inbox past its backlog drops the oldest and counts them', async () => {
+    const inbox = createInbox(2);
+    for (const m of ['1', '2', '3']) inbox.push(new TextEncoder().encode(m));
+    expect(inbox.dropped).toBe(1);
+    expect((await inbox.receive(new AbortController().signal))!.map(text)).toEqual(['2', '3']);
+  });
+});
+
+describe('createBufferedHandle', () => {
+  it('writes never change the Buffer it was opened with', async () => {
+    const initial = Buffer.from('abc');
+    const h = createBufferedHandle({ path: '/f', backend: 'test', flags: parseOpenFlags('r+'), initial, commit: async () => {} });
+    await h.write!(new TextEncoder().encode('X'), 0);
+    expect(initial.toString()).toBe('abc');
+  });
+});
