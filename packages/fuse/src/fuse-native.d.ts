@@ -26,6 +26,8 @@ declare module 'fuse-native' {
     static unmount(mountpoint: string, cb: (err: Error | null) => void): void;
     /** Only in the patched build (patches/fuse-native@2.2.6.patch). */
     static getContext?: () => { uid: number; gid: number; pid: number };
+    /** Or'ed into the handle an open answers: that open bypasses the page cache (patched build). */
+    static DIRECT_IO?: number;
     static isConfigured(cb: (err: Error | null, configured: boolean) => void): void;
   }
   export = Fuse;

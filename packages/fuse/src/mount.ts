@@ -41,8 +41,9 @@ export interface MountOptions {
    */
   attrTimeout?: number;
   /**
-   * Bypass the page cache for every file. Default: true when the backend has streams (their
-   * size is unknown, so the kernel must pass each read through), false otherwise.
+   * Bypass the page cache for every file (default false). Stream files always bypass it (their
+   * size is unknown, so the kernel must pass each read through): per open with shylock's build of
+   * the binding, else by turning this on for the whole mount when the backend has streams.
    */
   directIo?: boolean;
   /** Milliseconds before an operation answers ETIMEDOUT (default 30,000). Stream reads never time out. */
@@ -187,7 +188,12 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   if (options.qos) layered = qosLayer(options.qos)(layered);
   if (options.readOnly) layered = readOnlyLayer(layered);
   const fs = layered;
-  const directIo = options.directIo ?? backend.capabilities.streams;
+  const Fuse = loadBinding();
+  /** Or'ed into an open's handle to bypass the page cache for that open (the patched binding). */
+  const perOpenDirectIo: number = (Fuse as { DIRECT_IO?: number }).DIRECT_IO ?? 0;
+  const directIo = options.directIo ?? (backend.capabilities.streams && !perOpenDirectIo);
+  /** Streams are read through our handlers (direct I/O); otherwise they could only be FIFOs. */
+  const streamsDirect = directIo || perOpenDirectIo !== 0;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
@@ -199,15 +205,15 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   const writers = new Map<string, OpenFile>();
   let nextFd = 1;
   const allocFd = () => {
-    // fuse-native treats handle 0 as "unset": start at 1 and skip numbers in use.
+    // fuse-native treats handle 0 as "unset": start at 1 and skip numbers in use. Bit 30 is
+    // the binding's per-open direct I/O flag, so handles stay below it.
     do {
-      nextFd = nextFd >= 0x7fffffff ? 1 : nextFd + 1;
+      nextFd = nextFd >= 0x3fffffff ? 1 : nextFd + 1;
     } while (files.has(nextFd));
     return nextFd;
   };
 
   await prepareMountpoint(target, false);
-  const Fuse = loadBinding();
   /**
    * The caller of the operation being handled, where the binding tells it (the patched build);
    * read synchronously at the start of a handler. Undefined: unknown, treat as the mounter.
@@ -286,7 +292,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   };
 
   const toFuseStat = (s: Stat) => {
-    const mode = s.type === 'stream' && !directIo ? S_IFIFO : TYPE_BITS[s.type];
+    const mode = s.type === 'stream' && !streamsDirect ? S_IFIFO : TYPE_BITS[s.type];
     const size = s.size;
     return {
       mode: mode | (s.mode & 0o7777),
@@ -323,7 +329,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     const file = { handle, path, stream };
     files.set(fd, file);
     if (writable && handle.stat && !stream) writers.set(path, file);
-    return fd;
+    return stream && !directIo ? fd | perOpenDirectIo : fd;
   };
   /** Stats from the latest listings, for the getattr calls that follow a readdir. */
   const listingCacheMs = options.listingCacheMs ?? 1000;
