@@ -244,6 +244,19 @@ export function compose(mounts: Record<string, Backend>, options: ComposeOptions
       if (!a.backend.link) throw new ShylockError('ENOSYS', `link: ${a.backend.name} does not support it`);
       return via('link', to, a, () => a.backend.link!(a.inner, b.inner));
     },
+    ...([...table.values()].some((b) => b.watch)
+      ? {
+          watch(listener: (path: string | null) => void) {
+            // Each member's paths, seen from the composed root.
+            const stops = [...table].flatMap(([mount, b]) =>
+              b.watch
+                ? [b.watch((p) => listener(p === null ? null : mount === '/' ? p : p === '/' ? mount : mount + p))]
+                : [],
+            );
+            return () => stops.forEach((stop) => stop());
+          },
+        }
+      : {}),
     async close() {
       const results = await Promise.allSettled(all.map((b) => b.close()));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -127,6 +127,7 @@ export function defineBackend(
       }
     };
   }
+  if (typeof impl.watch === 'function') backend.watch = impl.watch.bind(impl);
   if (typeof impl.statfs === 'function') {
     const statfs = impl.statfs;
     backend.statfs = async () => {

@@ -48,6 +48,7 @@ export const readOnly: Layer = (inner: Backend): Backend => {
     link: (_from, to) => erofs('link', to),
     ...(inner.readlink ? { readlink: (path: string) => inner.readlink!(path) } : {}),
     ...(inner.statfs ? { statfs: () => inner.statfs!() } : {}),
+    ...(inner.watch ? { watch: (listener: (path: string | null) => void) => inner.watch!(listener) } : {}),
     close: () => inner.close(),
   });
 };

@@ -196,6 +196,13 @@ export interface Backend {
   link?(existingPath: string, newPath: string): Promise<void>;
   /** Space and file counts for `df`. */
   statfs?(): Promise<StatFs>;
+  /**
+   * Calls `listener` with each path that changes in the store, whoever changed it, as soon as
+   * the backend learns of it (etcd: a prefix watch), so callers can drop what they cached for
+   * it. `null` means changes may have been missed (the watch reconnected): drop everything.
+   * Returns the function that stops listening.
+   */
+  watch?(listener: (path: string | null) => void): () => void;
   /** Releases connections and timers. Idempotent; handles still open are closed first. */
   close(): Promise<void>;
 }

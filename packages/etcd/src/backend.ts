@@ -1,4 +1,4 @@
-import { Etcd3, type IOptions } from 'etcd3';
+import { Etcd3, type IOptions, type Watcher } from 'etcd3';
 import { noop } from 'cockatiel';
 import {
   createBufferedHandle,
@@ -102,6 +102,43 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
     const hit = recent.get(path);
     recent.delete(path);
     return hit && hit.until > performance.now() ? hit.value : undefined;
+  };
+  /** Who listens to `watch`, and the one prefix watch they share (started with the first). */
+  const listeners = new Set<(path: string | null) => void>();
+  let watcher: Promise<Watcher> | undefined;
+  const emit = (path: string | null) => {
+    for (const l of listeners) l(path);
+  };
+  const changed = (key: Buffer) => {
+    const path = key.toString().slice(prefix.length).replace(/(.)\/$/, '$1'); // a marker names its directory
+    recent.delete(path);
+    emit(path);
+  };
+  const startWatch = () => {
+    const started = etcd().watch().prefix(prefix + '/').create();
+    watcher = started;
+    started.then(
+      (w) => {
+        w.on('put', (kv) => changed(kv.key));
+        w.on('delete', (kv) => changed(kv.key));
+        // Events may be missed while the stream is down: every cache goes.
+        w.on('disconnected', () => {
+          recent.clear();
+          emit(null);
+        });
+        w.on('connected', () => emit(null));
+        w.on('error', () => undefined);
+      },
+      () => {
+        if (watcher === started) watcher = undefined;
+        emit(null);
+      },
+    );
+  };
+  const stopWatch = () => {
+    const w = watcher;
+    watcher = undefined;
+    void w?.then((x) => x.cancel()).catch(() => undefined);
   };
   const keyOf = (path: string) => (path === '/' ? prefix + '/' : prefix + path);
   const dirPrefix = (path: string) => (path === '/' ? prefix + '/' : prefix + path + '/');
@@ -271,7 +308,17 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
         // One transaction (etcd allows 128 operations in one by default).
         await etcd().if(dirPrefix(from), 'Version', '>', -1).then(...ops).commit();
       }),
+    watch(listener) {
+      listeners.add(listener);
+      if (!watcher) startWatch();
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0) stopWatch();
+      };
+    },
     async close() {
+      listeners.clear();
+      stopWatch();
       client?.close();
       client = undefined;
     },

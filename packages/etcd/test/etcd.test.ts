@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseOpenFlags } from '@shylock/core';
+import { compose, parseOpenFlags } from '@shylock/core';
 import { expectCode, randomName, readText, writeFile } from '@shylock/conformance';
 import { startEtcd, startOrSkip } from '@shylock/test-servers';
 import { etcdBackend } from '../src/index.js';
@@ -66,6 +66,24 @@ describe.skipIf(!etcd)(`etcdBackend against a real etcd${skip ? ` (skipped: ${sk
       await expectCode(b.unlink!('/x'), 'EROFS');
       await b.close();
     }
+  });
+  it('watch reports the paths other clients change, also through compose() and readOnly', async () => {
+    const top = `/${randomName()}`;
+    const b = etcdBackend({ endpoints: etcd!.endpoint, prefix: top });
+    const seen: (string | null)[] = [];
+    const composed = compose({ '/cfg': etcdBackend({ endpoints: etcd!.endpoint, prefix: top, readOnly: true }) });
+    const seenComposed: (string | null)[] = [];
+    const stop = b.watch!((p) => seen.push(p));
+    const stopComposed = composed.watch!((p) => seenComposed.push(p));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the watch streams start
+    await etcdctl('put', `${top}/app/flag`, 'on');
+    await etcdctl('put', `${top}/empty/`, '');
+    await expect.poll(() => seen).toEqual(expect.arrayContaining(['/app/flag', '/empty']));
+    await expect.poll(() => seenComposed).toEqual(expect.arrayContaining(['/cfg/app/flag', '/cfg/empty']));
+    stop();
+    stopComposed();
+    await b.close();
+    await composed.close();
   });
   it('bad options throw EINVAL naming what to fix', () => {
     expect(() => etcdBackend({ endpoints: [] })).toThrow(/endpoint/);

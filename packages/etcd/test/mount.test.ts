@@ -45,6 +45,14 @@ describe.skipIf(!etcd)(`an etcd mount seen from the shell${skip ? ` (skipped: ${
     await sh(`${ctl()} put /fs/conf/from-ctl 'set elsewhere'`);
     expect((await sh(`cat ${mnt}/conf/from-ctl && ls ${mnt}/conf`)).stdout).toBe('set elsewherefrom-ctl\ngreeting\n');
   });
+  it('a key etcdctl changes right after ls -l shows its new size at once (the prefix watch)', async () => {
+    await sh(`${ctl()} put /fs/watched/a x`);
+    expect((await sh(`ls -l ${mnt}/watched`)).stdout).toMatch(/ 1 [^\n]* a\n/); // the listing's stats are now cached
+    await sh(`${ctl()} put /fs/watched/a xxxxxxxxxx`);
+    // Within the listing cache's second: only the watch can have told the mount.
+    await expect.poll(async () => (await sh(`stat -c %s ${mnt}/watched/a`)).stdout, { timeout: 400, interval: 20 }).toBe('10\n');
+    await sh(`${ctl()} del --prefix /fs/watched`);
+  });
   it('a 2 MiB write answers "File too large" (EFBIG) from the shell', async () => {
     const r = await sh(`dd if=/dev/zero of=${mnt}/conf/big bs=1M count=2`);
     expect(r.code).not.toBe(0);

@@ -337,6 +337,15 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   const forgetListings = () => {
     if (listed.size > 0) listed.clear();
   };
+  /** Changes made by others (a backend with `watch`): their cached listing stats go at once. */
+  const stopWatching = fs.watch?.((changed) => {
+    if (changed === null) return forgetListings();
+    // The path, and its directories: a new or last key makes or removes them.
+    for (let p = changed; ; p = p.slice(0, p.lastIndexOf('/')) || '/') {
+      listed.delete(p);
+      if (p === '/') break;
+    }
+  });
   const statOf = (path: string) => {
     const writer = writers.get(path);
     if (writer) return writer.handle.stat!();
@@ -568,6 +577,8 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   await new Promise<void>((resolve, reject) =>
     fuse.mount((err) => {
       if (!err) return resolve();
+      clearInterval(sweep);
+      stopWatching?.();
       reject(
         new ShylockError('EIO', `could not mount ${target}: ${err.message} (is /dev/fuse there and fusermount installed?)`, {
           op: 'mount',
@@ -587,6 +598,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         await unmountPath(target);
       }
       clearInterval(sweep);
+      stopWatching?.();
       const open = [...files.values()];
       files.clear();
       await Promise.allSettled(open.map((f) => f.handle.close()));

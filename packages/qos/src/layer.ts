@@ -80,6 +80,7 @@ export function qosLayer(policy: QosPolicy): Layer {
     }
     if (readlink) layered.readlink = (path) => readlink.call(inner, path);
     if (inner.statfs) layered.statfs = inner.statfs.bind(inner);
+    if (inner.watch) layered.watch = inner.watch.bind(inner);
     return defineBackend(layered);
   };
 }
