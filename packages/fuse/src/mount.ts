@@ -77,6 +77,8 @@ export interface Mount {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** A utimens time at or above this is UTIME_OMIT (the patched binding sends 2^64 − 1). */
+const OMITTED = 2 ** 63;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
@@ -428,16 +430,27 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         },
         (fd) => [fd],
       ),
-    create: (path: string, mode: number, cb: Cb) => {
+    // Four parameters: the patched binding then passes the open flags (a stock one calls with three).
+    create: (path: string, mode: number, flagsOrCb: number | Cb, maybeCb?: Cb) => {
+      const [openFlags, cb] = typeof flagsOrCb === 'function' ? [undefined, flagsOrCb] : [flagsOrCb, maybeCb!];
       const who = caller();
       call(
         'create',
         path,
         cb,
         async () => {
-          // fuse-native passes no flags to create: the kernel only calls it for a file that did
-          // not exist, so open read-write and create it; the kernel enforces the caller's mode.
-          const flags = { read: true, write: true, create: true, exclusive: false, truncate: false, append: false };
+          // The kernel only calls create for a name that did not exist: open it read-write, so even
+          // an O_RDONLY create stores the new file, with O_EXCL / O_APPEND / O_TRUNC as the caller
+          // asked (the patched binding passes them). The kernel enforces the caller's access mode.
+          const asked = openFlags === undefined ? undefined : parseOpenFlags(openFlags);
+          const flags = {
+            read: true,
+            write: true,
+            create: true,
+            exclusive: asked?.exclusive ?? false,
+            truncate: asked?.truncate ?? false,
+            append: asked?.append ?? false,
+          };
           const handle = await fs.open(path, flags, { mode: mode & 0o7777 });
           try {
             await own(path, who);
@@ -528,7 +541,16 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         if (!same) throw new ShylockError('EPERM', `chown ${path}: ${backend.name} has no owners`, { path });
       }),
     utimens: (path: string, atime: number, mtime: number, cb: Cb) =>
-      call('utimens', path, cb, () => need('utimes', path)(path, atime, mtime)),
+      call('utimens', path, cb, async () => {
+        const utimes = need('utimes', path);
+        // UTIME_OMIT (touch -m, touch -a) keeps that time as it is (the patched binding says so).
+        if (atime >= OMITTED || mtime >= OMITTED) {
+          const s = await fs.stat(path);
+          if (atime >= OMITTED) atime = s.atimeMs ?? s.mtimeMs;
+          if (mtime >= OMITTED) mtime = s.mtimeMs;
+        }
+        return utimes(path, atime, mtime);
+      }),
     mknod: (path: string, mode: number, dev: number, cb: Cb) => {
       const who = caller();
       call('mknod', path, cb, async () => {

@@ -5,7 +5,7 @@ mount of it: every line must match. Cases follow the areas of the classic file s
 (open, mkdir, rmdir, unlink, rename, link, symlink, truncate, chmod, chown, utimensat, mknod,
 permissions); they were written for shylock, not taken from one.
 Usage: posix-probe.py <dir> [--as-nobody]"""
-import errno, os, stat, sys
+import errno, os, stat, subprocess, sys
 
 root = sys.argv[1]
 nobody = '--as-nobody' in sys.argv
@@ -121,6 +121,9 @@ case('chown -1 keeps the group', lambda: (os.chown('tr', 4321, -1), (os.stat('tr
 case('lchown a symlink', lambda: (os.lchown('sl', 99, 98), (os.lstat('sl').st_uid, os.stat('r3').st_uid))[1])
 case('utime seconds', lambda: (os.utime('tr', (1000000000, 1600000000)), (int(os.stat('tr').st_atime), int(os.stat('tr').st_mtime)))[1])
 case('utime milliseconds', lambda: (os.utime('tr', ns=(1_000_000_123_000_000, 1_600_000_456_000_000)), os.stat('tr').st_mtime_ns // 1_000_000)[1])
+case('touch -m keeps the atime (UTIME_OMIT)', lambda: (os.utime('tr', (1000000000, 1500000000)), subprocess.run(['touch', '-m', '-d', '@1600000000', 'tr'], check=True), (int(os.stat('tr').st_atime), int(os.stat('tr').st_mtime)))[2])
+case('touch -a keeps the mtime (UTIME_OMIT)', lambda: (subprocess.run(['touch', '-a', '-d', '@1700000000', 'tr'], check=True), (int(os.stat('tr').st_atime), int(os.stat('tr').st_mtime)))[1])
+case('an O_RDONLY create makes the file', lambda: (os.close(os.open('rdonly-created', os.O_CREAT | os.O_RDONLY, 0o640)), oct(os.stat('rdonly-created').st_mode))[1])
 case('mtime changes on write', lambda: (os.utime('tr', (1, 1)), write('tr', b'x', os.O_WRONLY), os.stat('tr').st_mtime > 1)[2])
 # special files
 case('mkfifo', lambda: (os.mkfifo('fifo', 0o600), kind('fifo'), mode('fifo'))[1:])
