@@ -106,3 +106,40 @@ export function createBufferedHandle(options: BufferedHandleOptions): FileHandle
     },
   };
 }
+
+/** Options of {@link openValueFile}. */
+export interface ValueFileOptions extends Omit<BufferedHandleOptions, 'initial' | 'dirty'> {
+  /** The stored value, or `null` when there is none. */
+  value: Uint8Array | null;
+  /** True when the path is a directory; asked only when there is no value. */
+  isDirectory(): Promise<boolean>;
+  /** Rejects ENOENT / ENOTDIR unless the parent is a directory; asked only to create. */
+  checkParent(): Promise<void>;
+  /** Ends the ENOENT message: `"no such key in etcd"`. */
+  missing?: string;
+}
+
+/**
+ * Opens a file of a key/value or object store — one value per path — with the checks `open`
+ * owes its callers: EISDIR on a directory, ENOENT without `create`, the parent checked before a
+ * create, EEXIST for `create` + `exclusive`. The handle buffers writes and stores them with one
+ * `commit` at flush/close ({@link createBufferedHandle}); a file it creates is stored even if
+ * nothing is written.
+ */
+export async function openValueFile(options: ValueFileOptions): Promise<FileHandle> {
+  const { value, flags, path, isDirectory, checkParent, missing, ...rest } = options;
+  if (value === null) {
+    if (await isDirectory()) throw new ShylockError('EISDIR', `open ${path}: is a directory`);
+    if (!flags.create) throw new ShylockError('ENOENT', `open ${path}: ${missing ?? 'no such file'}`);
+    await checkParent();
+  } else if (flags.create && flags.exclusive) {
+    throw new ShylockError('EEXIST', `open ${path}: it exists`);
+  }
+  return createBufferedHandle({
+    ...rest,
+    path,
+    flags,
+    ...(value === null ? {} : { initial: value }),
+    dirty: value === null && flags.write,
+  });
+}

@@ -1,7 +1,7 @@
 import { Etcd3, type IOptions, type Watcher } from 'etcd3';
 import { noop } from 'cockatiel';
 import {
-  createBufferedHandle,
+  openValueFile,
   defineBackend,
   normalizePath,
   readOnly as readOnlyLayer,
@@ -218,20 +218,14 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
     open: (path, flags) =>
       guard('open', path, async () => {
         if (path === '/') throw new ShylockError('EISDIR', 'open /: is a directory');
-        const value = (flags.write || flags.truncate ? undefined : fresh(path)) ?? (await getValue(path));
-        if (value === null) {
-          if (await hasChildren(path)) throw new ShylockError('EISDIR', `open ${path}: is a directory`);
-          if (!flags.create) throw new ShylockError('ENOENT', `open ${path}: no such key in etcd`);
-          await needParentDir('open', path);
-        } else if (flags.create && flags.exclusive) {
-          throw new ShylockError('EEXIST', `open ${path}: the key exists`);
-        }
-        return createBufferedHandle({
+        return openValueFile({
           path,
           backend: 'etcd',
           flags,
-          ...(value === null ? {} : { initial: value }),
-          dirty: value === null && flags.write,
+          value: (flags.write || flags.truncate ? undefined : fresh(path)) ?? (await getValue(path)),
+          isDirectory: () => hasChildren(path),
+          checkParent: () => needParentDir('open', path),
+          missing: 'no such key in etcd',
           maxSize: maxValue,
           limitHint: "the server's --max-request-bytes",
           commit: (data) => put(path, data),

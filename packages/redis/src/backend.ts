@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import {
-  createBufferedHandle,
+  openValueFile,
   defineBackend,
   readOnly as readOnlyLayer,
   ShylockError,
@@ -192,20 +192,14 @@ return -1`,
       if (flags.create) throw hidden('open', path, type);
       throw new ShylockError('ENOENT', `open ${path}: the key holds a Redis ${type}, not a string`);
     }
-    if (value === null) {
-      const kind = await kvKind(rest);
-      if (kind.kind === 'directory') throw new ShylockError('EISDIR', `open ${path}: is a directory`);
-      if (!flags.create) throw new ShylockError('ENOENT', `open ${path}: no such key in Redis`);
-      await needParentDir('open', path, rest);
-    } else if (flags.create && flags.exclusive) {
-      throw new ShylockError('EEXIST', `open ${path}: the key exists`);
-    }
-    return createBufferedHandle({
+    return openValueFile({
       path,
       backend: 'redis',
       flags,
-      ...(value === null ? {} : { initial: value }),
-      dirty: value === null && flags.write,
+      value,
+      isDirectory: async () => (await kvKind(rest)).kind === 'directory',
+      checkParent: () => needParentDir('open', path, rest),
+      missing: 'no such key in Redis',
       maxSize: maxValueBytes,
       limitHint: 'proto-max-bulk-len',
       commit: (data) => put(path, rest, data),

@@ -38,6 +38,9 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', done, { once: true });
   });
 
+/** The bytes as a Buffer, without copying. */
+const asBuffer = (m: Uint8Array) => Buffer.from(m.buffer, m.byteOffset, m.length);
+
 /** One entry of a Redis stream as a line: the `data` field as written, other shapes as JSON. */
 function entryLine(fields: Buffer[]): Uint8Array {
   if (fields.length === 2 && fields[0]!.toString() === 'data') return fields[1]!;
@@ -110,7 +113,7 @@ export function createChannels(ctx: StreamContext): Channels {
       maxMessageBytes: ctx.maxMessageBytes,
       publish: async (messages) => {
         const c = ctx.client();
-        await Promise.all(messages.map((m) => c.publish(channel, Buffer.from(m.buffer, m.byteOffset, m.length))));
+        await Promise.all(messages.map((m) => c.publish(channel, asBuffer(m))));
       },
       ...(inbox ? { receive: (signal: AbortSignal) => inbox.receive(signal) } : {}),
       release: async () => {
@@ -136,7 +139,7 @@ export function createChannels(ctx: StreamContext): Channels {
       maxMessageBytes: ctx.maxMessageBytes,
       publish: async (messages) => {
         const c = ctx.client();
-        await Promise.all(messages.map((m) => c.xadd(key, '*', 'data', Buffer.from(m.buffer, m.byteOffset, m.length))));
+        await Promise.all(messages.map((m) => c.xadd(key, '*', 'data', asBuffer(m))));
       },
       // From the first entry, then following: XREAD BLOCK on this reader's own connection.
       receive: async (signal) => {
@@ -167,7 +170,7 @@ export function createChannels(ctx: StreamContext): Channels {
     /** Tasks popped but not read go back to the head of the list, in order. */
     const giveBack = async (tasks: Uint8Array[]) => {
       if (tasks.length === 0) return;
-      await ctx.client().lpush(key, ...tasks.map((t) => Buffer.from(t.buffer, t.byteOffset, t.length)).reverse());
+      await ctx.client().lpush(key, ...tasks.map((t) => asBuffer(t)).reverse());
     };
     return createStreamHandle({
       path,
@@ -175,7 +178,7 @@ export function createChannels(ctx: StreamContext): Channels {
       flags,
       maxMessageBytes: ctx.maxMessageBytes,
       publish: async (messages) => {
-        await ctx.client().rpush(key, ...messages.map((m) => Buffer.from(m.buffer, m.byteOffset, m.length)));
+        await ctx.client().rpush(key, ...messages.map((m) => asBuffer(m)));
       },
       // One task per read. A BLPOP in flight is never cut off: a task it pops after the reader
       // closed goes back to the queue, so none is lost.
