@@ -48,6 +48,12 @@ export interface MountOptions {
   directIo?: boolean;
   /** Milliseconds before an operation answers ETIMEDOUT (default 30,000). Stream reads never time out. */
   timeoutMs?: number;
+  /**
+   * Milliseconds the main thread keeps polling for the next request after one arrives (default
+   * 2; 0 turns it off). A request that arrives meanwhile is picked up without waking a sleeping
+   * event loop, which triples small-request throughput; it costs CPU only while requests flow.
+   */
+  pollMs?: number;
   /** Let other users use the mount (FUSE `allow_other`; root only, or `user_allow_other`). */
   allowOther?: boolean;
   /**
@@ -245,6 +251,18 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   sweep.unref();
   const MUTATING = new Set(['create', 'write', 'truncate', 'ftruncate', 'mkdir', 'rmdir', 'unlink', 'rename', 'chmod', 'chown', 'utimens', 'symlink', 'link', 'mknod', 'flush', 'release']);
   /** Runs an operation; answers `cb(errno)`, or `cb(0, ...result)` (`cb(count)` for read/write). */
+  /**
+   * Adaptive polling: waking Node's idle event loop costs more than most requests. While requests
+   * keep coming, a setImmediate chain keeps the loop polling, so the next request is seen at
+   * once; it stops `pollMs` after the last one.
+   */
+  const pollMs = options.pollMs ?? 2;
+  let lastRequest = 0;
+  let polling = false;
+  const poll = () => {
+    if (performance.now() - lastRequest < pollMs) setImmediate(poll);
+    else polling = false;
+  };
   const call = <T>(
     op: string,
     path: string,
@@ -253,6 +271,13 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     answer: ((value: T) => unknown[]) | 'count' = () => [],
     timeout = timeoutMs,
   ) => {
+    if (pollMs > 0) {
+      lastRequest = performance.now();
+      if (!polling) {
+        polling = true;
+        setImmediate(poll);
+      }
+    }
     const mutating = MUTATING.has(op);
     if (mutating) forgetListings();
     let done = false;

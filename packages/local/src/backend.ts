@@ -28,11 +28,18 @@ export interface LocalBackendOptions {
    * `'sync'` (default) makes them synchronously: no thread-pool round trip, several times faster
    * on a local disk, and what a mount needs for `ls -l` and many small files. `'async'` keeps
    * the event loop free while each call runs: choose it for a directory on a network file system
-   * that may stall. Reads and writes of file contents are asynchronous either way.
+   * that may stall.
    *
    * Never point a backend with `'sync'` at a directory inside a mount served by the same process.
    */
   metadata?: 'sync' | 'async';
+  /**
+   * How reads and writes of file contents reach the directory (default: as `metadata`). `'sync'`
+   * copies to and from the page cache on the calling thread, with no thread-pool round trip:
+   * through a mount, 4 KiB random reads run about twice as fast. `'async'` for a network file
+   * system.
+   */
+  data?: 'sync' | 'async';
 }
 
 function typeOf(s: Stats): FileType {
@@ -99,6 +106,10 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
     throw new ShylockError('EINVAL', `localBackend: metadata must be 'sync' or 'async', got ${String(opts.metadata)}`);
   }
   const sync = (opts.metadata ?? 'sync') === 'sync';
+  if (opts.data !== undefined && opts.data !== 'sync' && opts.data !== 'async') {
+    throw new ShylockError('EINVAL', `localBackend: data must be 'sync' or 'async', got ${String(opts.data)}`);
+  }
+  const syncData = (opts.data ?? (sync ? 'sync' : 'async')) === 'sync';
   /** The metadata calls, synchronous or not (see `metadata`). */
   const meta = sync
     ? {
@@ -171,12 +182,16 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
     return full;
   };
 
-  // Reads and writes use the callback API on the descriptor: the hot path of a mount.
+  // Reads and writes on the descriptor, the hot path of a mount: synchronous, or the callback API.
   const wrap = (fd: number): FileHandle => ({
-    read: (buffer, position) =>
-      new Promise((done, fail) => fdRead(fd, buffer, 0, buffer.length, position, (e, n) => (e ? fail(e) : done(n)))),
-    write: (data, position) =>
-      new Promise((done, fail) => fdWrite(fd, data, 0, data.length, position, (e, n) => (e ? fail(e) : done(n)))),
+    read: syncData
+      ? async (buffer, position) => fss.readSync(fd, buffer, 0, buffer.length, position)
+      : (buffer, position) =>
+          new Promise((done, fail) => fdRead(fd, buffer, 0, buffer.length, position, (e, n) => (e ? fail(e) : done(n)))),
+    write: syncData
+      ? async (data, position) => fss.writeSync(fd, data, 0, data.length, position)
+      : (data, position) =>
+          new Promise((done, fail) => fdWrite(fd, data, 0, data.length, position, (e, n) => (e ? fail(e) : done(n)))),
     truncate: (size) => meta.ftruncate(fd, size),
     stat: async () => toStat(await meta.fstat(fd)),
     async flush() {

@@ -10,3 +10,4 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describeBackend('local', () => localBackend({ root }));
 describeBackend('local (metadata: async)', () => localBackend({ root, metadata: 'async' }));
+describeBackend('local (metadata: sync, data: async)', () => localBackend({ root, data: 'async' }));
