@@ -28,6 +28,12 @@ declare module 'fuse-native' {
     static getContext?: () => { uid: number; gid: number; pid: number };
     /** Or'ed into the handle an open answers: that open bypasses the page cache (patched build). */
     static DIRECT_IO?: number;
+    /** create handlers with four parameters get the open flags (patched build). */
+    static CREATE_FLAGS?: boolean;
+    /** utimens passes this for a time to leave as it is (patched build). */
+    static UTIME_OMIT?: number;
+    /** Times cross with their sub-millisecond part, as fractional milliseconds (patched build). */
+    static SUB_MS_TIMES?: boolean;
     static isConfigured(cb: (err: Error | null, configured: boolean) => void): void;
   }
   export = Fuse;

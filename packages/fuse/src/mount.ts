@@ -200,6 +200,8 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   /** Or'ed into an open's handle to bypass the page cache for that open (the patched binding). */
   const perOpenDirectIo: number = (Fuse as { DIRECT_IO?: number }).DIRECT_IO ?? 0;
   const directIo = options.directIo ?? (backend.capabilities.streams && !perOpenDirectIo);
+  /** getattr takes fractional milliseconds, and utimens passes them (the patched binding). */
+  const subMsTimes = (Fuse as { SUB_MS_TIMES?: boolean }).SUB_MS_TIMES === true;
   /** Streams are read through our handlers (direct I/O); otherwise they could only be FIFOs. */
   const streamsDirect = directIo || perOpenDirectIo !== 0;
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -330,9 +332,10 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       rdev: s.rdev ?? 0,
       blksize: 4096,
       blocks: Math.ceil(size / 512),
-      atime: new Date(s.atimeMs ?? s.mtimeMs),
-      mtime: new Date(s.mtimeMs),
-      ctime: new Date(s.ctimeMs ?? s.mtimeMs),
+      // Fractional milliseconds keep sub-millisecond times where the binding takes them.
+      atime: subMsTimes ? (s.atimeMs ?? s.mtimeMs) : new Date(s.atimeMs ?? s.mtimeMs),
+      mtime: subMsTimes ? s.mtimeMs : new Date(s.mtimeMs),
+      ctime: subMsTimes ? (s.ctimeMs ?? s.mtimeMs) : new Date(s.ctimeMs ?? s.mtimeMs),
     };
   };
   const openFile = (path: string, fd: number): OpenFile => {

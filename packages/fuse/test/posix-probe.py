@@ -121,6 +121,7 @@ case('chown -1 keeps the group', lambda: (os.chown('tr', 4321, -1), (os.stat('tr
 case('lchown a symlink', lambda: (os.lchown('sl', 99, 98), (os.lstat('sl').st_uid, os.stat('r3').st_uid))[1])
 case('utime seconds', lambda: (os.utime('tr', (1000000000, 1600000000)), (int(os.stat('tr').st_atime), int(os.stat('tr').st_mtime)))[1])
 case('utime milliseconds', lambda: (os.utime('tr', ns=(1_000_000_123_000_000, 1_600_000_456_000_000)), os.stat('tr').st_mtime_ns // 1_000_000)[1])
+case('utime microseconds', lambda: (os.utime('tr', ns=(1_000_000_000_123_456_000, 1_600_000_000_456_789_000)), (round(os.stat('tr').st_atime_ns / 1000), round(os.stat('tr').st_mtime_ns / 1000)))[1])
 case('touch -m keeps the atime (UTIME_OMIT)', lambda: (os.utime('tr', (1000000000, 1500000000)), subprocess.run(['touch', '-m', '-d', '@1600000000', 'tr'], check=True), (int(os.stat('tr').st_atime), int(os.stat('tr').st_mtime)))[2])
 case('touch -a keeps the mtime (UTIME_OMIT)', lambda: (subprocess.run(['touch', '-a', '-d', '@1700000000', 'tr'], check=True), (int(os.stat('tr').st_atime), int(os.stat('tr').st_mtime)))[1])
 case('an O_RDONLY create makes the file', lambda: (os.close(os.open('rdonly-created', os.O_CREAT | os.O_RDONLY, 0o640)), oct(os.stat('rdonly-created').st_mode))[1])
