@@ -64,5 +64,6 @@ case "$job" in
     pnpm exec vitest run "$@"
     pnpm --silent --recursive --filter './packages/*' run lint
     ;;
-  bench) exec pnpm exec turbo run bench --output-logs=full "$@" ;;
+  # One benchmark at a time: each measures ratios side by side and needs the machine to itself.
+  bench) exec pnpm exec turbo run bench --concurrency=1 --output-logs=full "$@" ;;
 esac
