@@ -41,6 +41,11 @@ describe.skipIf(!etcd)(`an etcd mount seen from the shell${skip ? ` (skipped: ${
     expect((await sh(`mkdir -p ${mnt}/conf && echo hello > ${mnt}/conf/greeting`)).stderr).toBe('');
     expect((await sh(`${ctl()} get --print-value-only /fs/conf/greeting`)).stdout).toBe('hello\n\n');
   });
+  it('echo over a longer value replaces it whole (O_TRUNC)', async () => {
+    expect((await sh(`echo before > ${mnt}/conf/trunc && echo after > ${mnt}/conf/trunc && cat ${mnt}/conf/trunc`)).stdout).toBe('after\n');
+    expect((await sh(`${ctl()} get --print-value-only /fs/conf/trunc`)).stdout).toBe('after\n\n');
+    await sh(`rm ${mnt}/conf/trunc`);
+  });
   it('a key put by etcdctl appears in the mount at once', async () => {
     await sh(`${ctl()} put /fs/conf/from-ctl 'set elsewhere'`);
     expect((await sh(`cat ${mnt}/conf/from-ctl && ls ${mnt}/conf`)).stdout).toBe('set elsewherefrom-ctl\ngreeting\n');
@@ -80,6 +85,22 @@ describe.skipIf(!etcd)(`an etcd mount seen from the shell${skip ? ` (skipped: ${
       await q.unmount();
       await rm(qmnt, { recursive: true, force: true });
     }
+  });
+  it('a cluster stopped mid-test answers "Input/output error" within seconds; work resumes after restart without remounting', async () => {
+    expect((await sh(`echo before > ${mnt}/conf/outage`)).code).toBe(0);
+    await etcd!.kill();
+    try {
+      const t0 = performance.now();
+      const r = await sh(`cat ${mnt}/conf/outage`);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/Input\/output error|Connection timed out/);
+      expect(performance.now() - t0).toBeLessThan(8000);
+    } finally {
+      await etcd!.restart();
+    }
+    // etcd keeps its data across the restart; the same mount reads and writes again.
+    await expect.poll(async () => (await sh(`cat ${mnt}/conf/outage`)).stdout, { timeout: 15_000, interval: 250 }).toBe('before\n');
+    expect((await sh(`echo after > ${mnt}/conf/outage && cat ${mnt}/conf/outage && rm ${mnt}/conf/outage`)).stdout).toBe('after\n');
   });
   it('mv, cp and rm -r work on keys', async () => {
     const r = await sh(`cd ${mnt} && mv conf/greeting conf/renamed && cp -r conf copy && cat copy/renamed && rm -r copy && ls`);

@@ -531,8 +531,14 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         if (file && writers.get(file.path) === file) writers.delete(file.path);
         await file?.handle.close();
       }),
+    // `echo x > f` opens f, then truncates it by path: a file open for writing takes the truncate
+    // itself, or a buffered handle (key/value stores) would later store its old bytes again.
     truncate: (path: string, size: number, cb: Cb) =>
-      call('truncate', path, cb, () => need('truncate', path)(path, size)),
+      call('truncate', path, cb, async () => {
+        const writer = writers.get(path);
+        if (writer?.handle.truncate) return writer.handle.truncate(size);
+        return need('truncate', path)(path, size);
+      }),
     ftruncate: (path: string, fd: number, size: number, cb: Cb) =>
       call('ftruncate', path, cb, async () => {
         const file = openFile(path, fd);

@@ -50,6 +50,12 @@ describe.skipIf(!redis)(`a Redis mount seen from the shell${skip ? ` (skipped: $
     expect((await sh(`${cli()} --scan --pattern '${dir}-copy*'`)).stdout).toBe('');
   });
 
+  it('echo over a longer value replaces it whole (O_TRUNC)', async () => {
+    const key = randomName();
+    expect((await sh(`echo before > ${mnt}/kv/${key} && echo after > ${mnt}/kv/${key} && cat ${mnt}/kv/${key}`)).stdout).toBe('after\n');
+    expect((await sh(`${cli()} GET ${key}`)).stdout).toBe('after\n\n');
+  });
+
   it('redis-cli PUBLISH reaches cat on pubsub/, and echo into pubsub/ reaches redis-cli SUBSCRIBE', async () => {
     const channel = randomName();
     const reader = sh(`timeout 5 head -n 2 ${mnt}/pubsub/${channel}`);
