@@ -82,12 +82,11 @@ try {
       const file = join(r.dir, `seq-${i}.bin`);
       r.write = Math.max(r.write, ddRate(await sh(`dd if=/dev/zero of=${file} bs=1M count=${SIZE_MIB}`)));
       r.read = Math.max(r.read, ddRate(await sh(`dd if=${file} of=/dev/null bs=1M`)));
-      if (round === 0) {
-        r.fio = await run('fio', [
-          '--name=randread', `--filename=${file}`, '--rw=randread', '--bs=4k', '--ioengine=psync',
-          '--fadvise_hint=random', `--runtime=${quick ? 2 : 5}`, '--time_based', '--output-format=json',
-        ]).then((x) => JSON.parse(x.stdout).jobs[0].read.iops, () => NaN);
-      }
+      const iops = await run('fio', [
+        '--name=randread', `--filename=${file}`, '--rw=randread', '--bs=4k', '--ioengine=psync',
+        '--fadvise_hint=random', `--runtime=${quick ? 2 : 5}`, '--time_based', '--output-format=json',
+      ]).then((x) => JSON.parse(x.stdout).jobs[0].read.iops, () => NaN);
+      r.fio = Math.max(r.fio, iops);
       await sh(`rm -f ${file}`);
       const metaDir = join(r.dir, `meta-${i}`);
       r.meta = Math.max(r.meta, Number(

@@ -14,10 +14,13 @@ export function qosLayer(policy: QosPolicy): Layer {
   return (inner: Backend): Backend => {
     const op = (path: string, kind: 'read' | 'write') => policy.acquire(path, kind, 0);
     const wrapHandle = (handle: FileHandle, path: string): FileHandle => {
-      const reads = policy.bind(path, 'read');
-      const writes = policy.bind(path, 'write');
+      // Bound at the first read or write: a file created and closed untouched (`touch`) pays
+      // for no rule lookup.
+      let readBinding: ReturnType<QosPolicy['bind']> | undefined;
+      let writeBinding: ReturnType<QosPolicy['bind']> | undefined;
       const wrapped: FileHandle = {
         async read(buffer, position, options) {
+          const reads = (readBinding ??= policy.bind(path, 'read'));
           if (!reads.tryAcquire(0, 1)) await reads.acquire(0, options);
           const n = await handle.read(buffer, position, options);
           if (n > 0 && !reads.tryAcquire(n, 0)) {
@@ -30,6 +33,7 @@ export function qosLayer(policy: QosPolicy): Layer {
       if (handle.write) {
         const write = handle.write.bind(handle);
         wrapped.write = async (data, position, options) => {
+          const writes = (writeBinding ??= policy.bind(path, 'write'));
           if (!writes.tryAcquire(data.length, 1)) await writes.acquire(data.length, options);
           return write(data, position, options);
         };
