@@ -1,5 +1,13 @@
 import type { Redis } from 'ioredis';
-import { createInbox, createStreamHandle, ShylockError, type FileHandle, type Inbox, type OpenFlags } from '@shylock/core';
+import {
+  createInbox,
+  createStreamHandle,
+  ShylockError,
+  type FileHandle,
+  type Inbox,
+  type OpenFlags,
+  type StreamHandleOptions,
+} from '@shylock/core';
 import { redisError } from './errors.js';
 
 /** The directories whose files are streams. */
@@ -69,6 +77,10 @@ export function createChannels(ctx: StreamContext): Channels {
     c.disconnect();
   };
 
+  /** A stream file of this backend: `publish`, `receive` and `release` are the area's own. */
+  const streamHandle = (path: string, flags: OpenFlags, parts: Pick<StreamHandleOptions, 'publish' | 'receive' | 'release'>) =>
+    createStreamHandle({ path, backend: 'redis', flags, maxMessageBytes: ctx.maxMessageBytes, ...parts });
+
   // Pub/sub: one subscriber connection, channel → the inboxes of its readers.
   let subscriber: Redis | undefined;
   const readers = new Map<string, Set<Inbox>>();
@@ -106,11 +118,7 @@ export function createChannels(ctx: StreamContext): Channels {
         throw fail(e, 'open', path);
       }
     }
-    return createStreamHandle({
-      path,
-      backend: 'redis',
-      flags,
-      maxMessageBytes: ctx.maxMessageBytes,
+    return streamHandle(path, flags, {
       publish: async (messages) => {
         const c = ctx.client();
         await Promise.all(messages.map((m) => c.publish(channel, asBuffer(m))));
@@ -132,11 +140,7 @@ export function createChannels(ctx: StreamContext): Channels {
     const key = prefix + name;
     let conn: Redis | undefined;
     let lastId = '0';
-    return createStreamHandle({
-      path,
-      backend: 'redis',
-      flags,
-      maxMessageBytes: ctx.maxMessageBytes,
+    return streamHandle(path, flags, {
       publish: async (messages) => {
         const c = ctx.client();
         await Promise.all(messages.map((m) => c.xadd(key, '*', 'data', asBuffer(m))));
@@ -172,11 +176,7 @@ export function createChannels(ctx: StreamContext): Channels {
       if (tasks.length === 0) return;
       await ctx.client().lpush(key, ...tasks.map((t) => asBuffer(t)).reverse());
     };
-    return createStreamHandle({
-      path,
-      backend: 'redis',
-      flags,
-      maxMessageBytes: ctx.maxMessageBytes,
+    return streamHandle(path, flags, {
       publish: async (messages) => {
         await ctx.client().rpush(key, ...messages.map((m) => asBuffer(m)));
       },
