@@ -166,7 +166,12 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
         await receiving?.catch(() => undefined);
         const rest = unread.length > 0 && headOffset > 0 ? unread.slice(1) : unread.slice();
         unread.length = 0;
-        await options.release?.(rest.map((m) => m.subarray(0, m.length - 1)));
+        try {
+          await options.release?.(rest.map((m) => m.subarray(0, m.length - 1)));
+        } catch (e) {
+          // A line that could not be published matters more: it is written data not stored.
+          failure ??= e;
+        }
         if (failure) throw failure;
       })();
       return closing;

@@ -37,6 +37,21 @@ describe('createStreamHandle', () => {
     await h.close();
     expect(published).toEqual(['last']);
   });
+  it('close reports a failed publish even when release fails too', async () => {
+    const h = createStreamHandle({
+      path: '/s',
+      backend: 'test',
+      flags: parseOpenFlags('w'),
+      publish: async () => {
+        throw new Error('publish failed');
+      },
+      release: async () => {
+        throw new Error('release failed');
+      },
+    });
+    await h.write!(new TextEncoder().encode('unsent'), null);
+    await expect(h.close()).rejects.toThrow('publish failed');
+  });
   it('messages received but not read are given back at close', async () => {
     const inbox = createInbox();
     let givenBack: string[] = [];
