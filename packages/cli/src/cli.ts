@@ -248,6 +248,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
   let api: QosServer | undefined;
   let mounted: Mount | undefined;
   let backend: Backend | undefined;
+  let mountedMessage = '';
   try {
     const [min, max] = spec.arity;
     if (rest.length < min + 1 || rest.length > max + 1) {
@@ -300,10 +301,10 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     }
     if (apiPort !== undefined) api = await createQosServer(policy, { port: apiPort, host: flags['api-host'] ?? '127.0.0.1' });
     const rules = policy.rules().length;
-    io.log(
+    mountedMessage = (
       `mounted ${name} at ${mountpoint}${readOnly ? ' (read-only)' : ''}` +
         `${qosFile ? `, ${rules} QoS rule${rules === 1 ? '' : 's'} from ${qosFile}` : ''}` +
-        `${api ? `, QoS API on ${api.url}` : ''}. Ctrl-C unmounts.`,
+        `${api ? `, QoS API on ${api.url}` : ''}. Ctrl-C unmounts.`
     );
   } catch (e) {
     await api?.close();
@@ -361,5 +362,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
     process.on('SIGHUP', onHup);
+    // Said only now: whoever waits for this line may send a signal at once.
+    io.log(mountedMessage);
   });
 }
