@@ -131,8 +131,12 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
         });
       }
     },
-    async write(data: Uint8Array) {
+    async write(input: Uint8Array) {
       if (!flags.write || !options.publish) throw badf('write', 'the stream was not opened for writing');
+      // One copy of the whole write: the messages are views of it, and a backend may keep them
+      // past this call (an inbox, a client's offline queue). The caller's memory is not ours: FUSE
+      // reuses it, and the binding detaches it once the write is answered.
+      const data = Uint8Array.prototype.slice.call(input);
       const messages: Uint8Array[] = [];
       let start = 0;
       for (let i = data.indexOf(NEWLINE); i !== -1; i = data.indexOf(NEWLINE, start)) {
@@ -141,12 +145,12 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
       }
       if (start < data.length) {
         if (partialBytes + data.length - start > maxMessage) throw tooLong('write', partialBytes + data.length - start);
-        partial.push(new Uint8Array(data.subarray(start))); // a copy: a Buffer's slice() is a view
+        partial.push(data.subarray(start));
         partialBytes += data.length - start;
       }
       for (const m of messages) if (m.length > maxMessage) throw tooLong('write', m.length);
       if (messages.length > 0) await options.publish(messages);
-      return data.length;
+      return input.length;
     },
     // O_TRUNC on a stream (`echo x > stream`) has nothing to empty.
     async truncate() {},

@@ -19,6 +19,23 @@ describe('createStreamHandle', () => {
     await h.close();
     expect(published).toEqual(['one', 'two']);
   });
+  it('published messages stay intact after the write returns and its buffer is detached (as FUSE does)', async () => {
+    const kept: Uint8Array[] = [];
+    const h = createStreamHandle({
+      path: '/s',
+      backend: 'test',
+      flags: parseOpenFlags('w'),
+      // A backend that keeps the messages (an inbox, an offline queue) and reads them later.
+      publish: async (messages) => void kept.push(...messages),
+    });
+    const fuseMemory = new ArrayBuffer(8);
+    new Uint8Array(fuseMemory).set(new TextEncoder().encode('v1\nv2\n'));
+    await h.write!(new Uint8Array(fuseMemory, 0, 6), null);
+    structuredClone(fuseMemory, { transfer: [fuseMemory] }); // detaches it, as the binding does
+    expect(fuseMemory.byteLength).toBe(0);
+    expect(kept.map(text)).toEqual(['v1', 'v2']);
+    await h.close();
+  });
   it('a failed publish at close keeps the line and close rejects', async () => {
     let fail = true;
     const published: string[] = [];
