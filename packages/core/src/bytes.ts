@@ -7,11 +7,25 @@ import { ShylockError } from './errors.js';
 export class ByteBuffer {
   #data: Uint8Array;
   #size: number;
+  /** True while #data is memory the caller lent ({@link ByteBuffer.borrow}): copied before a change. */
+  #borrowed = false;
 
   constructor(initial?: Uint8Array) {
     // A copy (a Buffer's own slice() would be a view of the caller's memory).
     this.#data = initial ? new Uint8Array(initial) : new Uint8Array(0);
     this.#size = this.#data.length;
+  }
+
+  /**
+   * A buffer that reads `initial` in place and copies it only at its first change (copy on
+   * write): for memory nobody changes afterwards, such as a value just fetched from a server.
+   */
+  static borrow(initial: Uint8Array): ByteBuffer {
+    const b = new ByteBuffer();
+    b.#data = initial;
+    b.#size = initial.length;
+    b.#borrowed = true;
+    return b;
   }
 
   get size(): number {
@@ -29,6 +43,7 @@ export class ByteBuffer {
   /** Writes `data` at `position`, zero-filling any gap; returns `data.length`. */
   write(data: Uint8Array, position: number): number {
     const end = position + data.length;
+    this.#own(end);
     this.#reserve(end);
     if (position > this.#size) this.#data.fill(0, this.#size, position);
     this.#data.set(data, position);
@@ -38,6 +53,7 @@ export class ByteBuffer {
 
   /** Shrinks or zero-extends to `size` bytes. */
   truncate(size: number): void {
+    this.#own(size);
     if (size > this.#size) {
       this.#reserve(size);
       this.#data.fill(0, this.#size, size);
@@ -55,6 +71,15 @@ export class ByteBuffer {
   /** A copy of the contents. */
   toBytes(): Uint8Array {
     return this.#data.slice(0, this.#size);
+  }
+
+  /** Before a change: a borrowed buffer becomes a copy of its own, with room for `capacity`. */
+  #own(capacity: number): void {
+    if (!this.#borrowed) return;
+    const own = new Uint8Array(Math.max(capacity, this.#size));
+    own.set(this.#data.subarray(0, Math.min(this.#size, own.length)));
+    this.#data = own;
+    this.#borrowed = false;
   }
 
   #reserve(capacity: number): void {

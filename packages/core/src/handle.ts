@@ -9,7 +9,11 @@ export interface BufferedHandleOptions {
   /** The backend's name, for error messages. */
   backend: string;
   flags: OpenFlags;
-  /** The file's contents when opened (ignored when `flags.truncate`). */
+  /**
+   * The file's contents when opened (ignored when `flags.truncate`). Read in place and copied only
+   * when the handle first changes the file, so pass memory nobody changes afterwards (a value
+   * just fetched from the server), not a buffer the caller reuses.
+   */
   initial?: Uint8Array;
   /** True when the file must be stored even if nothing is written (it was just created). */
   dirty?: boolean;
@@ -42,7 +46,7 @@ export function createBufferedHandle(options: BufferedHandleOptions): FileHandle
         (options.limitHint ? ` (${options.limitHint})` : ''),
       { op, path, backend },
     );
-  const buffer = new ByteBuffer(flags.truncate ? undefined : options.initial);
+  const buffer = flags.truncate || !options.initial ? new ByteBuffer() : ByteBuffer.borrow(options.initial);
   let dirty = options.dirty === true || (flags.truncate && (options.initial?.length ?? 0) > 0);
   let cursor = 0;
   let closed = false;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createBufferedHandle, createInbox, createStreamHandle, parseOpenFlags } from '../src/index.js';
+import { ByteBuffer, createBufferedHandle, createInbox, createStreamHandle, parseOpenFlags } from '../src/index.js';
 
 const text = (m: Uint8Array) => new TextDecoder().decode(m);
 
@@ -99,5 +99,28 @@ describe('createBufferedHandle', () => {
     const h = createBufferedHandle({ path: '/f', backend: 'test', flags: parseOpenFlags('r+'), initial, commit: async () => {} });
     await h.write!(new TextEncoder().encode('X'), 0);
     expect(initial.toString()).toBe('abc');
+  });
+  it('a truncate never changes the Buffer it was opened with, and what follows reads zeros', async () => {
+    const initial = Buffer.from('abcdef');
+    const h = createBufferedHandle({ path: '/f', backend: 'test', flags: parseOpenFlags('r+'), initial, commit: async () => {} });
+    await h.truncate!(2);
+    await h.truncate!(4);
+    const out = Buffer.alloc(8);
+    expect(await h.read(out, 0)).toBe(4);
+    expect([...out.subarray(0, 4)]).toEqual([97, 98, 0, 0]);
+    expect(initial.toString()).toBe('abcdef');
+  });
+});
+
+describe('ByteBuffer.borrow', () => {
+  it('reads the lent memory in place and copies it at the first change', () => {
+    const lent = new TextEncoder().encode('hello');
+    const b = ByteBuffer.borrow(lent);
+    expect(b.view().buffer).toBe(lent.buffer); // no copy while only read
+    b.write(new TextEncoder().encode('J'), 0);
+    b.write(new TextEncoder().encode('!'), 5);
+    expect(text(b.view())).toBe('Jello!');
+    expect(text(lent)).toBe('hello');
+    expect(b.view().buffer).not.toBe(lent.buffer);
   });
 });

@@ -3,7 +3,7 @@
 // mount with and without a QoS rule that never throttles. All in one run, side by side.
 //   node --expose-gc bench/run.mjs   1 GiB sequential, 10,000 files, best of 5 (about 10 minutes)
 //   node bench/run.mjs --quick       256 MiB, 2,000 files, best of 3
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { localBackend } from '@shylock/local';
 import { createPolicy } from '@shylock/qos';
-import { isMounted, mount, unmountPath } from '@shylock/fuse';
+import { mount } from '@shylock/fuse';
+import { startPassthrough } from '@shylock/test-servers';
 
 const run = promisify(execFile);
 const quick = process.argv.includes('--quick');
@@ -20,46 +21,30 @@ const SIZE_MIB = quick ? 256 : 1024;
 const FILES = quick ? 2000 : 10_000;
 /** Rounds over every target; each keeps its best (single runs here vary by ±30%). */
 const ROUNDS = quick ? 3 : 5;
-const PASSTHROUGH_SRC = '/usr/share/doc/libfuse3-dev/examples/passthrough.c';
 
 const sh = async (cmd, timeout = 600_000) => (await run('bash', ['-c', cmd], { timeout, maxBuffer: 16 << 20 })).stderr;
 const ddRate = (stderr) => {
   const m = /(\d+) bytes .* copied, ([\d.]+) s/.exec(stderr);
   return Number(m[1]) / Number(m[2]);
 };
-const waitMounted = async (dir) => {
-  for (let i = 0; i < 100; i++) {
-    if (await isMounted(dir)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${dir} did not mount`);
-};
 
 // The backing directory lives in memory (/dev/shm) where there is one: 5 GiB of writes in a row
 // on a disk measure its write-back throttling, not the file systems in front of it.
 const work = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'shylock-bench-'));
 const backing = join(work, 'backing');
-const mntC = join(work, 'mnt-c');
 const mntS = join(work, 'mnt-shylock');
 const mntQ = join(work, 'mnt-shylock-qos');
 const mntA = join(work, 'mnt-shylock-cached');
-await Promise.all([backing, mntC, mntS, mntQ, mntA].map((d) => mkdir(d)));
+await Promise.all([backing, mntS, mntQ, mntA].map((d) => mkdir(d)));
 
-let cProc;
+let passthrough;
 const mounts = [];
 try {
   // The targets: each maps a backing path to the path the benchmark uses.
   const targets = [{ name: 'backing directory (no FUSE)', dir: backing }];
-  if (existsSync(PASSTHROUGH_SRC)) {
-    const bin = join(work, 'passthrough');
-    await run('bash', ['-c', `gcc -Wall -O2 ${PASSTHROUGH_SRC} -o ${bin} $(pkg-config fuse3 --cflags --libs)`]);
-    cProc = spawn(bin, ['-f', mntC], { stdio: 'ignore' });
-    await waitMounted(mntC);
-    // The C example serves the whole root file system: the backing directory is inside it.
-    targets.push({ name: "libfuse's C passthrough", dir: join(mntC, backing) });
-  } else {
-    console.log(`(no ${PASSTHROUGH_SRC}: install libfuse3-dev for the C passthrough column)`);
-  }
+  // libfuse's C passthrough example, built here from Debian's libfuse3-dev: the reference.
+  passthrough = await startPassthrough(work);
+  targets.push({ name: "libfuse's C passthrough", dir: passthrough.through(backing) });
   mounts.push(await mount(localBackend({ root: backing }), mntS));
   targets.push({ name: 'shylock local mount', dir: mntS });
   const policy = createPolicy([{ path: '/', readBytesPerSec: 1e15, writeBytesPerSec: 1e15, readOpsPerSec: 1e12, writeOpsPerSec: 1e12 }]);
@@ -127,9 +112,6 @@ os.rmdir(d)`,
   console.log(`\nQoS rule that never throttles vs no QoS (target ≥ 0.95×): seq read ${ratio(q.read, noQos.read)}, seq write ${ratio(q.write, noQos.write)}, metadata ${ratio(q.meta, noQos.meta)}`);
 } finally {
   for (const m of mounts) await m.unmount().catch(() => undefined);
-  if (cProc) {
-    await unmountPath(mntC).catch(() => undefined);
-    cProc.kill();
-  }
+  await passthrough?.stop();
   await rm(work, { recursive: true, force: true });
 }

@@ -3,7 +3,7 @@
 // In CI (CI=true) a server that cannot start is an error; elsewhere the caller may skip, saying why.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,4 +155,49 @@ export async function startOrSkip<T>(start: () => Promise<T>): Promise<{ server?
     if (process.env.CI) throw e;
     return { skip: (e as Error).message };
   }
+}
+
+/** libfuse's C passthrough example, mounted: the reference FUSE file system of the benchmarks. */
+export interface Passthrough {
+  readonly mountpoint: string;
+  /** Where `dir` appears through the mount (the example serves the whole root file system). */
+  through(dir: string): string;
+  /** Unmounts, ends the process and removes the mountpoint. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const PASSTHROUGH_SRC = '/usr/share/doc/libfuse3-dev/examples/passthrough.c';
+
+/**
+ * Builds libfuse's C passthrough example from Debian's `libfuse3-dev` (with gcc and pkg-config)
+ * and mounts it in the foreground on a new directory under `parent`. Ready when the kernel lists
+ * the mount.
+ */
+export async function startPassthrough(parent = tmpdir()): Promise<Passthrough> {
+  await ensureDebian(['libfuse3-dev', 'pkg-config', 'gcc', 'fuse3']);
+  const dir = await mkdtemp(join(parent, 'shylock-passthrough-'));
+  const bin = join(dir, 'passthrough');
+  const mountpoint = join(dir, 'mnt');
+  await run('bash', ['-c', `gcc -Wall -O2 ${PASSTHROUGH_SRC} -o ${bin} $(pkg-config fuse3 --cflags --libs) && mkdir ${mountpoint}`]);
+  const child = spawn(bin, ['-f', mountpoint], { stdio: 'ignore' });
+  const mounted = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === mountpoint);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await run('fusermount3', ['-u', mountpoint]).catch(() => run('umount', ['-l', mountpoint]).catch(() => undefined));
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill();
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(mounted, 'the C passthrough', child);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { mountpoint, through: (d) => join(mountpoint, d), stop };
 }
