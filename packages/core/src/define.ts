@@ -215,6 +215,8 @@ export function guardHandle(handle: FileHandle, path: string, backend: string): 
       }
     };
   }
+  // The descriptor's I/O is the handle's own (see FileHandle.native): nothing to guard.
+  if (handle.native) (wrapped as { native?: FileHandle['native'] }).native = handle.native;
   (wrapped as { [GUARDED]?: boolean })[GUARDED] = true;
   return wrapped;
 }

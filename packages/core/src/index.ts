@@ -19,6 +19,7 @@ export type {
   FileHandle,
   FileType,
   Layer,
+  NativeFile,
   OpenFlags,
   OpenOptions,
   OpOptions,

@@ -28,11 +28,12 @@ export const readOnly: Layer = (inner: Backend): Backend => {
     async open(path, flags, options): Promise<FileHandle> {
       if (isMutating(flags)) return erofs('open', path);
       const handle = await inner.open(path, flags, options);
-      const { read, close, stat } = handle;
+      const { read, close, stat, native } = handle;
       return {
         read: read.bind(handle),
         close: close.bind(handle),
         ...(stat ? { stat: stat.bind(handle) } : {}),
+        ...(native ? { native: { ...native, write: false } } : {}),
       };
     },
     mkdir: (path) => erofs('mkdir', path),

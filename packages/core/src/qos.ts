@@ -42,6 +42,11 @@ export interface QosBinding {
   acquire(bytes?: number, options?: AcquireOptions): Promise<void>;
   /** Takes the amount now and returns true, or returns false having taken nothing. */
   tryAcquire(bytes?: number, ops?: number): boolean;
+  /**
+   * Gives back what `tryAcquire` took and was not spent (prepaid I/O left unused), as if it had
+   * never been taken. Dropped when the rules changed since.
+   */
+  refund?(bytes: number, ops: number): void;
 }
 
 /**
@@ -61,4 +66,6 @@ export interface QosPolicy {
   bind(path: string, kind: AccessKind): QosBinding;
   /** True when the rules apply to no path at all (nothing to wait for). */
   readonly empty: boolean;
+  /** Calls `listener` after every change of the rules; returns the unsubscribe function. */
+  onChange?(listener: () => void): () => void;
 }

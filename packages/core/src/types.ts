@@ -143,6 +143,28 @@ export interface FileHandle {
    * HERE: a close that resolves means the data is stored. Closing twice resolves.
    */
   close(): Promise<void>;
+  /**
+   * The file's data as an operating-system file descriptor, where reads and writes on it are
+   * exactly what `read` and `write` would do (a local file). An adapter may then do that I/O
+   * itself: the FUSE adapter serves such reads and writes on its own threads, with no round trip
+   * to JavaScript. A layer that must see every read or write leaves this out, or passes `charge`.
+   */
+  readonly native?: NativeFile;
+}
+
+/** See {@link FileHandle.native}. */
+export interface NativeFile {
+  readonly fd: number;
+  /** The descriptor may be read / written through (the handle's open flags). */
+  readonly read: boolean;
+  readonly write: boolean;
+  /**
+   * Pays in advance for `bytes` bytes in `ops` operations done on the descriptor itself: true when
+   * paid, false having taken nothing (then the I/O goes through `read`/`write`). Absent: free.
+   */
+  charge?(kind: 'read' | 'write', bytes: number, ops: number): boolean;
+  /** Gives back what `charge` took and was not used (at close). */
+  refund?(kind: 'read' | 'write', bytes: number, ops: number): void;
 }
 
 /**

@@ -34,6 +34,14 @@ declare module 'fuse-native' {
     static UTIME_OMIT?: number;
     /** Times cross with their sub-millisecond part, as fractional milliseconds (patched build). */
     static SUB_MS_TIMES?: boolean;
+    /** The FUSE threads serve registered handles' reads and writes themselves (patched build). */
+    static FAST_IO?: boolean;
+    /** Credits: bytes and operations per direction, -1 unlimited (patched build). */
+    fastOpen?(fh: number, fd: number, read: boolean, write: boolean, readBytes: number, readOps: number, writeBytes: number, writeOps: number): boolean;
+    fastCredit?(fh: number, write: boolean, bytes: number, ops: number): void;
+    /** The credit left: [readBytes, readOps, writeBytes, writeOps], or null. */
+    fastClose?(fh: number): [number, number, number, number] | null;
+    fastRevoke?(): void;
     static isConfigured(cb: (err: Error | null, configured: boolean) => void): void;
   }
   export = Fuse;

@@ -71,6 +71,14 @@ export interface MountOptions {
   listingCacheMs?: number;
   /** Called with every error an operation answers with (for logs); default: nothing. */
   onError?: (error: ShylockError, op: string, path: string) => void;
+  /**
+   * Serve reads and writes of files whose handle has a `native` descriptor (a local directory) on
+   * the FUSE threads, with no round trip to JavaScript (default true; shylock's build of the
+   * binding). QoS still applies: such I/O is paid in advance through the rules, in chunks that
+   * are given back when unused, and a rule that cannot prepay a chunk sends every request of the
+   * file through JavaScript, where it waits as usual.
+   */
+  nativeIo?: boolean;
 }
 
 /** A mounted backend. */
@@ -108,7 +116,15 @@ interface OpenFile {
   handle: FileHandle;
   path: string;
   stream: boolean;
+  /** Registered for native I/O; with `charge`, the next prepaid chunk per direction. */
+  native?: { charged: boolean; chunk: { read: number; write: number } };
 }
+
+/** The first prepaid chunk of native I/O, and the largest: 256 KiB doubling up to 4 MiB. */
+const FIRST_CHUNK = 256 * 1024;
+const MAX_CHUNK = 4 * 1024 * 1024;
+/** Operations prepaid with a chunk: one per 4 KiB, the smallest read a program makes of a page. */
+const opsOf = (bytes: number) => bytes / 4096;
 
 /** Checks the mountpoint; unmounts a stale FUSE mount left by a crashed process. */
 async function prepareMountpoint(mountpoint: string, create: boolean): Promise<void> {
@@ -205,6 +221,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   /** Streams are read through our handlers (direct I/O); otherwise they could only be FIFOs. */
   const streamsDirect = directIo || perOpenDirectIo !== 0;
   const timeoutMs = options.timeoutMs ?? 30_000;
+  const nativeIo = options.nativeIo !== false && (Fuse as { FAST_IO?: boolean }).FAST_IO === true;
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
   const files = new Map<number, OpenFile>();
@@ -356,10 +373,49 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       stream = (await (handle.stat?.() ?? fs.stat(path)).catch(() => undefined))?.type === 'stream';
     }
     const fd = allocFd();
-    const file = { handle, path, stream };
+    const file: OpenFile = { handle, path, stream };
     files.set(fd, file);
     if (writable && handle.stat && !stream) writers.set(path, file);
+    const native = handle.native;
+    if (nativeIo && native && !stream && (native.read || native.write)) {
+      // Its writes will not pass through call(): cached listing stats may go stale now.
+      if (native.write) forgetListings();
+      // Without a price the descriptor's I/O is free; with one, the first request of each
+      // direction goes through JavaScript and prepays the next (refill).
+      const free = native.charge ? 0 : -1;
+      if (fuse.fastOpen!(fd, native.fd, native.read, native.write, free, free, free, free)) {
+        file.native = { charged: !!native.charge, chunk: { read: FIRST_CHUNK, write: FIRST_CHUNK } };
+      }
+    }
     return stream && !directIo ? fd | perOpenDirectIo : fd;
+  };
+  /**
+   * After a request of a native file went through JavaScript (its credit ran out): prepays the
+   * next chunk of that direction, doubling up to MAX_CHUNK and halving when the rule cannot pay.
+   * While it cannot, the file's requests go through JavaScript, where each waits its turn.
+   */
+  const refill = (fd: number, file: OpenFile, kind: 'read' | 'write') => {
+    const n = file.native;
+    if (!n?.charged || files.get(fd) !== file) return;
+    const bytes = n.chunk[kind];
+    if (!file.handle.native!.charge!(kind, bytes, opsOf(bytes))) {
+      // Settle at the largest chunk the rule's burst allows.
+      n.chunk[kind] = Math.max(FIRST_CHUNK, bytes / 2);
+      return;
+    }
+    fuse.fastCredit!(fd, kind === 'write', bytes, opsOf(bytes));
+    n.chunk[kind] = Math.min(MAX_CHUNK, bytes * 2);
+  };
+  /** Stops native I/O on fd (before its descriptor closes) and gives back unused credit. */
+  const unregisterNative = (fd: number, file: OpenFile) => {
+    if (!file.native) return;
+    file.native = undefined;
+    const left = fuse.fastClose!(fd);
+    const native = file.handle.native;
+    if (!left || !native?.refund) return;
+    const [rb, ro, wb, wo] = left;
+    if (rb > 0 || ro > 0) native.refund('read', Math.max(0, rb), Math.max(0, ro));
+    if (wb > 0 || wo > 0) native.refund('write', Math.max(0, wb), Math.max(0, wo));
   };
   /** Stats from the latest listings, for the getattr calls that follow a readdir. */
   const listingCacheMs = options.listingCacheMs ?? 1000;
@@ -497,7 +553,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       call(
         'read',
         path,
-        cb,
+        file.native?.charged ? (code, ...rest) => (cb(code, ...rest), refill(fd, file, 'read')) : cb,
         () => file.handle.read(length === buffer.length ? buffer : buffer.subarray(0, length), file.stream ? null : position),
         'count',
         file.stream ? 0 : timeoutMs,
@@ -510,7 +566,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       call(
         'write',
         path,
-        cb,
+        file.native?.charged ? (code, ...rest) => (cb(code, ...rest), refill(fd, file, 'write')) : cb,
         () => write(length === buffer.length ? buffer : buffer.subarray(0, length), file.stream ? null : position),
         'count',
       );
@@ -529,6 +585,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         const file = files.get(fd);
         files.delete(fd);
         if (file && writers.get(file.path) === file) writers.delete(file.path);
+        if (file) unregisterNative(fd, file);
         await file?.handle.close();
       }),
     // `echo x > f` opens f, then truncates it by path: a file open for writing takes the truncate
@@ -630,11 +687,14 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     subtype: 'shylock',
     force: false,
   });
+  /** Rules changed: native I/O prepaid under the old ones stops at once (the next request pays anew). */
+  const stopRevoking = nativeIo ? options.qos?.onChange?.(() => fuse.fastRevoke?.()) : undefined;
   await new Promise<void>((resolve, reject) =>
     fuse.mount((err) => {
       if (!err) return resolve();
       clearInterval(sweep);
       stopWatching?.();
+      stopRevoking?.();
       reject(
         new ShylockError('EIO', `could not mount ${target}: ${err.message} (is /dev/fuse there and fusermount installed?)`, {
           op: 'mount',
@@ -655,7 +715,9 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       }
       clearInterval(sweep);
       stopWatching?.();
+      stopRevoking?.();
       const open = [...files.values()];
+      for (const [fd, file] of files) unregisterNative(fd, file);
       files.clear();
       await Promise.allSettled(open.map((f) => f.handle.close()));
       await fs.close();

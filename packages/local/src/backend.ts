@@ -183,7 +183,9 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
   };
 
   // Reads and writes on the descriptor, the hot path of a mount: synchronous, or the callback API.
-  const wrap = (fd: number): FileHandle => ({
+  const wrap = (fd: number, flags: OpenFlags): FileHandle => ({
+    // Reads and writes on fd are exactly what read/write below do: an adapter may do them itself.
+    native: { fd, read: flags.read, write: flags.write },
     read: syncData
       ? async (buffer, position) => fss.readSync(fd, buffer, 0, buffer.length, position)
       : (buffer, position) =>
@@ -230,7 +232,7 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
       );
     },
     async open(path, flags, o) {
-      return wrap(await meta.open(await host(path), numericFlags(flags), o?.mode ?? 0o644));
+      return wrap(await meta.open(await host(path), numericFlags(flags), o?.mode ?? 0o644), flags);
     },
     mkdir: async (path, mode = 0o755) => meta.mkdir(await host(path), mode),
     unlink: async (path) => {

@@ -9,6 +9,10 @@ import { defineBackend, GUARDED, type Backend, type FileHandle, type Layer, type
  * asks for it far more often than programs do.
  *
  * Rule changes apply at once, also to files already open.
+ *
+ * A handle with a `native` descriptor keeps it, with `charge`/`refund` that pay for I/O done on
+ * the descriptor through the same rules (the FUSE adapter prepays such I/O in chunks and gives
+ * back what it did not use at close).
  */
 export function qosLayer(policy: QosPolicy): Layer {
   return (inner: Backend): Backend => {
@@ -36,6 +40,30 @@ export function qosLayer(policy: QosPolicy): Layer {
           const writes = (writeBinding ??= policy.bind(path, 'write'));
           if (!writes.tryAcquire(data.length, 1)) await writes.acquire(data.length, options);
           return write(data, position, options);
+        };
+      }
+      // I/O done on the descriptor itself is paid in advance, through the same rules.
+      const native = handle.native;
+      if (native) {
+        const binding = (kind: 'read' | 'write') =>
+          kind === 'read' ? (readBinding ??= policy.bind(path, 'read')) : (writeBinding ??= policy.bind(path, 'write'));
+        (wrapped as { native?: FileHandle['native'] }).native = {
+          fd: native.fd,
+          read: native.read,
+          write: native.write,
+          charge(kind, bytes, ops) {
+            const b = binding(kind);
+            if (!b.tryAcquire(bytes, ops)) return false;
+            if (native.charge && !native.charge(kind, bytes, ops)) {
+              b.refund?.(bytes, ops);
+              return false;
+            }
+            return true;
+          },
+          refund(kind, bytes, ops) {
+            binding(kind).refund?.(bytes, ops);
+            native.refund?.(kind, bytes, ops);
+          },
         };
       }
       if (handle.truncate) wrapped.truncate = handle.truncate.bind(handle);

@@ -52,6 +52,11 @@ export interface Limiter {
    * queue: false while others are waiting.
    */
   tryAcquire(bytes?: number, ops?: number): boolean;
+  /**
+   * Gives back what a grant took and was not spent (prepaid I/O left unused), as if it had never
+   * been taken; waiters may then be served sooner.
+   */
+  refund(bytes?: number, ops?: number): void;
   /** Changes the rates at once; waiters are rescheduled to the new rates, debt carried over. */
   update(options: LimiterOptions): void;
   /** Releases every waiter (they resolve) and stops limiting: for a rule that was removed. */
@@ -122,6 +127,12 @@ class Bucket {
   commit(n: number, now: number): void {
     if (this.interval === 0 || n === 0) return;
     this.tat = Math.max(this.tat, now) + n * this.interval;
+  }
+
+  /** Undoes a commit of n units; a full bucket stays full (no credit beyond the burst). */
+  uncommit(n: number, now: number): void {
+    if (this.interval === 0 || n === 0) return;
+    this.tat = Math.max(now, this.tat - n * this.interval);
   }
 }
 
@@ -204,6 +215,16 @@ class GcraLimiter implements Limiter {
     if (!this.#ready(bytes, ops, now)) return false;
     this.#grant(bytes, ops, now);
     return true;
+  }
+
+  refund(bytes = 0, ops = 0): void {
+    if (!(bytes > 0 || ops > 0)) return;
+    const now = performance.now();
+    this.#bytes.uncommit(Math.max(0, bytes), now);
+    this.#ops.uncommit(Math.max(0, ops), now);
+    this.#stats.bytes -= Math.min(this.#stats.bytes, Math.max(0, bytes));
+    this.#stats.ops -= Math.min(this.#stats.ops, Math.max(0, ops));
+    if (this.#head !== this.#queue.length) this.#schedule();
   }
 
   update(options: LimiterOptions): void {

@@ -145,6 +145,11 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
     entry.read.update(limiterOptions(rule, 'read'));
     entry.write.update(limiterOptions(rule, 'write'));
   };
+  const listeners = new Set<() => void>();
+  /** After a change of the rules: the listeners, e.g. a mount dropping prepaid I/O credit. */
+  const changed = () => {
+    for (const listener of listeners) listener();
+  };
 
   /** The entries matching `path`, innermost first. */
   const match = (path: string): Entry[] => {
@@ -202,6 +207,7 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
       const [key, valid] = canonical(rule);
       if (table.has(key)) throw new ShylockError('EEXIST', `a QoS rule for ${key} exists: update it instead`);
       insert(key, valid);
+      changed();
       return valid;
     },
     update(rule) {
@@ -209,6 +215,7 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
       const entry = table.get(key);
       if (!entry) throw new ShylockError('ENOENT', `there is no QoS rule for ${key}`);
       change(entry, valid);
+      changed();
       return valid;
     },
     set(rule) {
@@ -216,6 +223,7 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
       const entry = table.get(key);
       if (entry) change(entry, valid);
       else insert(key, valid);
+      changed();
       return valid;
     },
     remove(path) {
@@ -227,6 +235,7 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
       entry.write.release();
       recomputeDepth();
       version++;
+      changed();
       return true;
     },
     replace(next) {
@@ -250,6 +259,11 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
       }
       recomputeDepth();
       version++;
+      changed();
+    },
+    onChange(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
     },
     bind(path, kind) {
       const p = normalizePath(path, 'bind');
@@ -275,6 +289,10 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
           const ls = current();
           // With nested rules a partial take can't be undone: those wait in acquire().
           return ls.length === 0 || (ls.length === 1 && ls[0]!.tryAcquire(bytes, ops));
+        },
+        refund(bytes, ops) {
+          // What tryAcquire took came from the one limiter of the rules as they were then.
+          if (seen === version && limiters.length === 1) limiters[0]!.refund(bytes, ops);
         },
       };
       return binding;

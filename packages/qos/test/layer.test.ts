@@ -83,6 +83,60 @@ describe('qosLayer on files already open', () => {
   });
 });
 
+describe('qosLayer and native descriptors', () => {
+  const nativeBackend = () => {
+    const mem = memoryBackend({ files: { '/u/f': 'x' } });
+    // A handle as a local directory's would be: its I/O may be done on the descriptor.
+    return {
+      ...mem,
+      name: mem.name,
+      capabilities: mem.capabilities,
+      stat: mem.stat.bind(mem),
+      list: mem.list.bind(mem),
+      close: mem.close.bind(mem),
+      async open(path: string, flags: Parameters<typeof mem.open>[1]) {
+        const h = await mem.open(path, flags);
+        return { read: h.read.bind(h), close: h.close.bind(h), native: { fd: 99, read: true, write: false } };
+      },
+    };
+  };
+  it('passes the descriptor on with a price: charge takes from the rule, refund gives it back', async () => {
+    const policy = createPolicy([{ path: '/u', readBytesPerSec: 1 << 20, burst: 1 }]);
+    const h = await qosLayer(policy)(nativeBackend()).open('/u/f', parseOpenFlags('r'));
+    expect(h.native).toMatchObject({ fd: 99, read: true, write: false });
+    expect(h.native!.charge!('read', 600 << 10, 10)).toBe(true);
+    expect(policy.stats()[0]!.read.bytes).toBe(600 << 10);
+    expect(h.native!.charge!('read', 600 << 10, 10)).toBe(false); // the 1 MiB burst is spent
+    h.native!.refund!('read', 500 << 10, 10);
+    expect(policy.stats()[0]!.read.bytes).toBe(100 << 10);
+    expect(h.native!.charge!('read', 600 << 10, 10)).toBe(true);
+    await h.close();
+  });
+  it('a path without a rule charges nothing and always pays', async () => {
+    const policy = createPolicy([{ path: '/other', readBytesPerSec: 1 }]);
+    const h = await qosLayer(policy)(nativeBackend()).open('/u/f', parseOpenFlags('r'));
+    expect(h.native!.charge!('read', 1 << 30, 1000)).toBe(true);
+    await h.close();
+  });
+});
+
+describe('policy.onChange', () => {
+  it('tells each change of the rules, until unsubscribed', () => {
+    const policy = createPolicy();
+    let changes = 0;
+    const stop = policy.onChange!(() => changes++);
+    policy.add({ path: '/a', readBytesPerSec: 1 });
+    policy.update({ path: '/a', readBytesPerSec: 2 });
+    policy.set({ path: '/b', readBytesPerSec: 1 });
+    policy.remove('/a');
+    policy.replace([]);
+    expect(changes).toBe(5);
+    stop();
+    policy.add({ path: '/c', readBytesPerSec: 1 });
+    expect(changes).toBe(5);
+  });
+});
+
 describe('throttle', () => {
   it('passes every byte through unchanged', async () => {
     const input = Buffer.from(Array.from({ length: 100_000 }, (_, i) => i & 255));

@@ -157,4 +157,16 @@ describe('createLimiter', () => {
     const fair = total / 50;
     for (const share of shares) expect(Math.abs(share - fair) / fair).toBeLessThan(0.02);
   });
+  it('refund gives back what a grant took, as if never taken, and no more than a full bucket', () => {
+    const l = createLimiter({ bytesPerSecond: 1000, burst: { bytes: 1000 } });
+    expect(l.tryAcquire(1000, 0)).toBe(true);
+    expect(l.tryAcquire(1, 0)).toBe(false);
+    l.refund(400, 0);
+    expect(l.stats().bytes).toBe(600);
+    expect(l.tryAcquire(400, 0)).toBe(true);
+    expect(l.tryAcquire(100, 0)).toBe(false);
+    l.refund(5000, 0); // more than was taken: the bucket is full, not fuller
+    expect(l.tryAcquire(1000, 0)).toBe(true);
+    expect(l.tryAcquire(100, 0)).toBe(false);
+  });
 });
