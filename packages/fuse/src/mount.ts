@@ -120,9 +120,9 @@ interface OpenFile {
   native?: { charged: boolean; chunk: { read: number; write: number } };
 }
 
-/** The first prepaid chunk of native I/O, and the largest: 256 KiB doubling up to 4 MiB. */
+/** The first prepaid chunk of native I/O, and the largest: 256 KiB doubling up to 16 MiB. */
 const FIRST_CHUNK = 256 * 1024;
-const MAX_CHUNK = 4 * 1024 * 1024;
+const MAX_CHUNK = 16 * 1024 * 1024;
 /** Operations prepaid with a chunk: one per 4 KiB, the smallest read a program makes of a page. */
 const opsOf = (bytes: number) => bytes / 4096;
 
@@ -289,8 +289,9 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     work: () => Promise<T>,
     answer: ((value: T) => unknown[]) | 'count' = () => [],
     timeout = timeoutMs,
+    arm = true,
   ) => {
-    if (pollMs > 0) {
+    if (pollMs > 0 && arm) {
       lastRequest = performance.now();
       if (!polling) {
         polling = true;
@@ -557,6 +558,9 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         () => file.handle.read(length === buffer.length ? buffer : buffer.subarray(0, length), file.stream ? null : position),
         'count',
         file.stream ? 0 : timeoutMs,
+        // The next read of a native file most likely needs no JavaScript: polling for it would
+        // only take a core from the FUSE threads doing the copies.
+        !file.native,
       );
     },
     write: (path: string, fd: number, buffer: Buffer, length: number, position: number, cb: Cb) => {
@@ -569,6 +573,8 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         file.native?.charged ? (code, ...rest) => (cb(code, ...rest), refill(fd, file, 'write')) : cb,
         () => write(length === buffer.length ? buffer : buffer.subarray(0, length), file.stream ? null : position),
         'count',
+        timeoutMs,
+        !file.native,
       );
     },
     flush: (path: string, fd: number, cb: Cb) =>

@@ -88,7 +88,7 @@ describe('native I/O through a local mount', () => {
   });
   it('a rule tightened while a file is read natively applies at once, prepaid credit or not', async () => {
     // Reading 4.5 MiB under 64 MiB/s with a 1 s burst leaves megabytes of prepaid credit (chunks
-    // double up to 4 MiB). The rule then drops to 512 KiB/s: the next 2 MiB must take about 4 s, not run on
+    // double from 256 KiB). The rule then drops to 512 KiB/s: the next 2 MiB must take about 4 s, not run on
     // the credit paid under the old rule.
     const reading = sh(
       `python3 -c "
