@@ -67,6 +67,7 @@ export function defineBackend(
   const backend: Backend = {
     name,
     capabilities: Object.freeze({ ...NO_CAPABILITIES, ...impl.capabilities }),
+    ...(impl.nativeRoot === undefined ? {} : { nativeRoot: impl.nativeRoot }),
     async stat(path, options) {
       const p = normalizePath(path, 'stat');
       checkSignal('stat', p, name, options);

@@ -19,6 +19,8 @@ export const readOnly: Layer = (inner: Backend): Backend => {
     );
   return defineBackend({
     name: inner.name,
+    // stat is the inner one, unchanged.
+    ...(inner.nativeRoot === undefined ? {} : { nativeRoot: inner.nativeRoot }),
     capabilities: Object.freeze({
       ...inner.capabilities,
       ...Object.fromEntries(MUTATING_CAPABILITIES.map((c) => [c, false])),

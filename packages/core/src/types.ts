@@ -176,6 +176,12 @@ export interface Backend {
   /** Short name used in errors and metrics: `'memory'`, `'etcd'`. */
   readonly name: string;
   readonly capabilities: Readonly<Capabilities>;
+  /**
+   * Set when every path P of this backend is the host file `nativeRoot + P` and `stat(P)` is what
+   * `lstat` of it reports (a local directory passed through). An adapter may then answer stat
+   * itself: the FUSE adapter does it on its FUSE threads. A layer that changes `stat` leaves it out.
+   */
+  readonly nativeRoot?: string;
   /** Rejects ENOENT when missing, ENOTDIR when a parent is a file. Does not follow a symlink at `path`. */
   stat(path: string, options?: OpOptions): Promise<Stat>;
   /** The entries of a directory, without `.` and `..`. Rejects ENOENT, ENOTDIR on a file. */

@@ -42,6 +42,8 @@ declare module 'fuse-native' {
     /** The credit left: [readBytes, readOps, writeBytes, writeOps], or null. */
     fastClose?(fh: number): [number, number, number, number] | null;
     fastRevoke?(): void;
+    /** getattr answers lstat of dir + path on the FUSE threads (patched build). */
+    fastRoot?(dir: string): boolean;
     static isConfigured(cb: (err: Error | null, configured: boolean) => void): void;
   }
   export = Fuse;

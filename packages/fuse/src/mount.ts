@@ -711,6 +711,10 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     }),
   );
 
+  // A directory passed through: getattr is lstat on the FUSE threads, fgetattr of a native handle
+  // fstat of its descriptor. Off if the directory can't be opened (the backend then answers).
+  if (nativeIo && fs.nativeRoot !== undefined) fuse.fastRoot?.(fs.nativeRoot);
+
   let unmounting: Promise<void> | undefined;
   const unmount = () => {
     unmounting ??= (async () => {

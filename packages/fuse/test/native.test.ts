@@ -66,6 +66,32 @@ describe('native I/O through a local mount', () => {
     );
     expect(r.code, r.stderr).toBe(0);
   });
+  it('stat through the mount shows the backing file exactly: nanosecond times and its real block count', async () => {
+    const r = await sh(
+      `set -e; head -c 100000 /dev/urandom > ${backing}/free/exact
+       truncate -s 10M ${backing}/free/exact
+       touch -d '2021-03-04 05:06:07.123456789' ${backing}/free/exact
+       stat -c '%y %b %s %h %u %g %a' ${backing}/free/exact
+       stat -c '%y %b %s %h %u %g %a' ${mnt}/free/exact`,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const [plain, mounted] = r.stdout.trim().split('\n');
+    expect(plain).toContain('.123456789');
+    expect(mounted).toBe(plain);
+  });
+  it('a symlink to a directory outside the root looks and resolves as on the backing directory', async () => {
+    // The kernel reads the link and follows its target itself, with the caller's permissions, as
+    // on any file system: shylock never sees a path through it.
+    const r = await sh(
+      `set -e; d=$(mktemp -d); echo secret > $d/secret; ln -sfn $d ${backing}/free/escape
+       for x in ${backing} ${mnt}; do stat -c '%F %s' $x/free/escape; readlink $x/free/escape; cat $x/free/escape/secret; done
+       rm -rf $d ${backing}/free/escape`,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.slice(3)).toEqual(lines.slice(0, 3));
+    expect(lines[0]).toMatch(/^symbolic link/);
+  });
   it('appending with >> through the mount keeps both parts', async () => {
     const r = await sh(`printf one > ${mnt}/free/log && printf two >> ${mnt}/free/log && cat ${mnt}/free/log`);
     expect(r.stdout).toBe('onetwo');

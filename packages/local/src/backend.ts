@@ -205,6 +205,8 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
 
   return defineBackend({
     name,
+    // stat is lstat of root + path (escapes through symlinks are refused either way).
+    nativeRoot: root,
     capabilities: {
       read: true,
       write: true,

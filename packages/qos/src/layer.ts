@@ -76,6 +76,8 @@ export function qosLayer(policy: QosPolicy): Layer {
     };
     const layered: Backend = {
       name: inner.name,
+      // stat is free and unchanged.
+      ...(inner.nativeRoot === undefined ? {} : { nativeRoot: inner.nativeRoot }),
       capabilities: inner.capabilities,
       stat: (path, options) => inner.stat(path, options),
       async list(path, options) {
