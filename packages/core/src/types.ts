@@ -159,6 +159,11 @@ export interface NativeFile {
   readonly read: boolean;
   readonly write: boolean;
   /**
+   * True when the handle's `flush` has nothing to do (what was written to the descriptor is
+   * already in the kernel): an adapter may answer flushes itself.
+   */
+  readonly noFlush?: boolean;
+  /**
    * Pays in advance for `bytes` bytes in `ops` operations done on the descriptor itself: true when
    * paid, false having taken nothing (then the I/O goes through `read`/`write`). Absent: free.
    */

@@ -37,7 +37,7 @@ declare module 'fuse-native' {
     /** The FUSE threads serve registered handles' reads and writes themselves (patched build). */
     static FAST_IO?: boolean;
     /** Credits: bytes and operations per direction, -1 unlimited (patched build). */
-    fastOpen?(fh: number, fd: number, read: boolean, write: boolean, readBytes: number, readOps: number, writeBytes: number, writeOps: number): boolean;
+    fastOpen?(fh: number, fd: number, read: boolean, write: boolean, readBytes: number, readOps: number, writeBytes: number, writeOps: number, flushNoop?: boolean): boolean;
     fastCredit?(fh: number, write: boolean, bytes: number, ops: number): void;
     /** The credit left: [readBytes, readOps, writeBytes, writeOps], or null. */
     fastClose?(fh: number): [number, number, number, number] | null;

@@ -185,7 +185,8 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
   // Reads and writes on the descriptor, the hot path of a mount: synchronous, or the callback API.
   const wrap = (fd: number, flags: OpenFlags): FileHandle => ({
     // Reads and writes on fd are exactly what read/write below do: an adapter may do them itself.
-    native: { fd, read: flags.read, write: flags.write },
+    // flush below has nothing to do: written data is in the kernel already.
+    native: { fd, read: flags.read, write: flags.write, noFlush: true },
     read: syncData
       ? async (buffer, position) => fss.readSync(fd, buffer, 0, buffer.length, position)
       : (buffer, position) =>

@@ -51,6 +51,7 @@ export function qosLayer(policy: QosPolicy): Layer {
           fd: native.fd,
           read: native.read,
           write: native.write,
+          ...(native.noFlush ? { noFlush: true } : {}),
           charge(kind, bytes, ops) {
             const b = binding(kind);
             if (!b.tryAcquire(bytes, ops)) return false;
