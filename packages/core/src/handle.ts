@@ -64,7 +64,11 @@ export function createBufferedHandle(options: BufferedHandleOptions): FileHandle
     dirty = false;
   };
 
+  // A handle that only reads holds a value nobody changes (borrowed, copied only on a change):
+  // an adapter may copy reads out of it itself, and its flush has nothing to do.
+  const readOnly = flags.read && !flags.write && !flags.truncate && !dirty;
   return {
+    ...(readOnly ? { native: { bytes: buffer.view(), read: true, write: false, noFlush: true } } : {}),
     async read(target, position) {
       checkOpen('read');
       if (!flags.read) throw badf('read', 'the file was not opened for reading');

@@ -145,16 +145,22 @@ export interface FileHandle {
   close(): Promise<void>;
   /**
    * The file's data as an operating-system file descriptor, where reads and writes on it are
-   * exactly what `read` and `write` would do (a local file). An adapter may then do that I/O
-   * itself: the FUSE adapter serves such reads and writes on its own threads, with no round trip
+   * exactly what `read` and `write` would do (a local file), or as bytes in memory (a value a
+   * read-only handle holds). An adapter may then do that I/O itself: the FUSE adapter serves such reads and writes on its own threads, with no round trip
    * to JavaScript. A layer that must see every read or write leaves this out, or passes `charge`.
    */
   readonly native?: NativeFile;
 }
 
-/** See {@link FileHandle.native}. */
+/** See {@link FileHandle.native}. One of `fd` and `bytes`. */
 export interface NativeFile {
-  readonly fd: number;
+  /** A descriptor whose reads and writes are the handle's own. */
+  readonly fd?: number;
+  /**
+   * Or the file's whole contents, for a handle that only reads a value it holds in memory; nobody
+   * changes them while the handle is open.
+   */
+  readonly bytes?: Uint8Array;
   /** The descriptor may be read / written through (the handle's open flags). */
   readonly read: boolean;
   readonly write: boolean;

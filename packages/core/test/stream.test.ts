@@ -112,6 +112,18 @@ describe('createBufferedHandle', () => {
   });
 });
 
+describe('createBufferedHandle native bytes', () => {
+  it('a read-only handle offers its value for native reads; a writable one does not', async () => {
+    const initial = Buffer.from('value');
+    const ro = createBufferedHandle({ path: '/f', backend: 'test', flags: parseOpenFlags('r'), initial, commit: async () => {} });
+    expect(ro.native).toMatchObject({ read: true, write: false, noFlush: true });
+    expect(text(ro.native!.bytes!)).toBe('value');
+    expect(ro.native!.bytes!.buffer).toBe(initial.buffer); // the value itself, not a copy
+    const rw = createBufferedHandle({ path: '/f', backend: 'test', flags: parseOpenFlags('r+'), initial, commit: async () => {} });
+    expect(rw.native).toBeUndefined();
+  });
+});
+
 describe('ByteBuffer.borrow', () => {
   it('reads the lent memory in place and copies it at the first change', () => {
     const lent = new TextEncoder().encode('hello');

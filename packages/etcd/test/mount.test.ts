@@ -46,6 +46,16 @@ describe.skipIf(!etcd)(`an etcd mount seen from the shell${skip ? ` (skipped: ${
     expect((await sh(`${ctl()} get --print-value-only /fs/conf/trunc`)).stdout).toBe('after\n\n');
     await sh(`rm ${mnt}/conf/trunc`);
   });
+  it('reads at any offset return the value (the FUSE threads copy them out of it)', async () => {
+    const r = await sh(
+      `set -e; seq 1 20000 > /tmp/shylock-etcd-seq-$$; cp /tmp/shylock-etcd-seq-$$ ${mnt}/conf/seq
+       dd if=${mnt}/conf/seq bs=777 skip=13 count=50 status=none | cmp - <(dd if=/tmp/shylock-etcd-seq-$$ bs=777 skip=13 count=50 status=none)
+       dd if=${mnt}/conf/seq bs=4096 skip=26 status=none | cmp - <(dd if=/tmp/shylock-etcd-seq-$$ bs=4096 skip=26 status=none)
+       cmp ${mnt}/conf/seq /tmp/shylock-etcd-seq-$$
+       rm /tmp/shylock-etcd-seq-$$ ${mnt}/conf/seq`,
+    );
+    expect(r.code, r.stderr).toBe(0);
+  });
   it('a key put by etcdctl appears in the mount at once', async () => {
     await sh(`${ctl()} put /fs/conf/from-ctl 'set elsewhere'`);
     expect((await sh(`cat ${mnt}/conf/from-ctl && ls ${mnt}/conf`)).stdout).toBe('set elsewherefrom-ctl\ngreeting\n');

@@ -38,6 +38,7 @@ declare module 'fuse-native' {
     static FAST_IO?: boolean;
     /** Credits: bytes and operations per direction, -1 unlimited (patched build). */
     fastOpen?(fh: number, fd: number, read: boolean, write: boolean, readBytes: number, readOps: number, writeBytes: number, writeOps: number, flushNoop?: boolean): boolean;
+    fastOpenMemory?(fh: number, bytes: Uint8Array, readBytes: number, readOps: number, flushNoop?: boolean): boolean;
     fastCredit?(fh: number, write: boolean, bytes: number, ops: number): void;
     /** The credit left: [readBytes, readOps, writeBytes, writeOps], or null. */
     fastClose?(fh: number): [number, number, number, number] | null;

@@ -384,7 +384,11 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       // Without a price the descriptor's I/O is free; with one, the first request of each
       // direction goes through JavaScript and prepays the next (refill).
       const free = native.charge ? 0 : -1;
-      if (fuse.fastOpen!(fd, native.fd, native.read, native.write, free, free, free, free, native.noFlush === true)) {
+      const registered =
+        native.bytes !== undefined
+          ? native.read && fuse.fastOpenMemory?.(fd, native.bytes, free, free, native.noFlush === true)
+          : native.fd !== undefined && fuse.fastOpen!(fd, native.fd, native.read, native.write, free, free, free, free, native.noFlush === true);
+      if (registered) {
         file.native = { charged: !!native.charge, chunk: { read: FIRST_CHUNK, write: FIRST_CHUNK } };
       }
     }

@@ -48,7 +48,8 @@ export function qosLayer(policy: QosPolicy): Layer {
         const binding = (kind: 'read' | 'write') =>
           kind === 'read' ? (readBinding ??= policy.bind(path, 'read')) : (writeBinding ??= policy.bind(path, 'write'));
         (wrapped as { native?: FileHandle['native'] }).native = {
-          fd: native.fd,
+          ...(native.fd === undefined ? {} : { fd: native.fd }),
+          ...(native.bytes === undefined ? {} : { bytes: native.bytes }),
           read: native.read,
           write: native.write,
           ...(native.noFlush ? { noFlush: true } : {}),
