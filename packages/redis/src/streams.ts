@@ -120,8 +120,12 @@ export function createChannels(ctx: StreamContext): Channels {
     }
     return streamHandle(path, flags, {
       publish: async (messages) => {
-        const c = ctx.client();
-        await Promise.all(messages.map((m) => c.publish(channel, asBuffer(m))));
+        // One pipeline, one promise, for all the lines of a write.
+        const pipeline = ctx.client().pipeline();
+        for (const m of messages) pipeline.publish(channel, asBuffer(m));
+        const results = await pipeline.exec();
+        const failed = results?.find(([e]) => e);
+        if (failed) throw failed[0];
       },
       ...(inbox ? { receive: (signal: AbortSignal) => inbox.receive(signal) } : {}),
       release: async () => {

@@ -257,6 +257,22 @@ describe.skipIf(!redis)(`redisBackend against a real Redis${skip ? ` (skipped: $
     await b.close();
   });
 
+  it('a publish to a stopped server fails the write within seconds, not silently', async () => {
+    const b = backend({ timeoutMs: 1000 });
+    const w = await b.open(`/pubsub/${randomName()}`, parseOpenFlags('w'));
+    await w.write!(new TextEncoder().encode('first\n'), null);
+    await redis!.kill();
+    try {
+      const t0 = Date.now();
+      const error = (await w.write!(new TextEncoder().encode('lost?\nlost?\n'), null).catch((e: unknown) => e)) as { code?: string };
+      expect(['EIO', 'ETIMEDOUT']).toContain(error.code);
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      await redis!.restart();
+    }
+    await w.close().catch(() => undefined);
+    await b.close();
+  });
   it('a queue reader of a dead server gets an error instead of hanging', async () => {
     const b = backend({ timeoutMs: 1000 });
     const r = await b.open(`/queues/${randomName()}`, parseOpenFlags('r'));
