@@ -46,7 +46,8 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
   const ctx = (op: string) => ({ op, path, backend });
   const badf = (op: string, why: string) => new ShylockError('EBADF', `${op} ${path}: ${why}`, ctx(op));
 
-  // Reading: messages received and not yet read; the head may be partly read.
+  // Reading: messages received and not yet read, as received (no newline); the head may be partly
+  // read. headOffset === head.length means only the head's newline is left to read.
   const unread: Uint8Array[] = [];
   let headOffset = 0;
   let ended = false;
@@ -57,11 +58,15 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
     let n = 0;
     while (n < buffer.length && unread.length > 0) {
       const head = unread[0]!;
-      const count = Math.min(buffer.length - n, head.length - headOffset);
-      buffer.set(head.subarray(headOffset, headOffset + count), n);
-      n += count;
-      headOffset += count;
-      if (headOffset === head.length) {
+      if (headOffset < head.length) {
+        const count = Math.min(buffer.length - n, head.length - headOffset);
+        buffer.set(head.subarray(headOffset, headOffset + count), n);
+        n += count;
+        headOffset += count;
+      }
+      // The newline is written here, not kept with each message: no copy per message.
+      if (headOffset === head.length && n < buffer.length) {
+        buffer[n++] = NEWLINE;
         unread.shift();
         headOffset = 0;
       }
@@ -72,7 +77,7 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
     (receiving ??= options.receive!(closer.signal)
       .then((messages) => {
         if (messages === null) ended = true;
-        else for (const m of messages) unread.push(withNewline(m));
+        else for (const m of messages) unread.push(m);
       })
       .finally(() => {
         receiving = undefined;
@@ -171,7 +176,7 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
         const rest = unread.length > 0 && headOffset > 0 ? unread.slice(1) : unread.slice();
         unread.length = 0;
         try {
-          await options.release?.(rest.map((m) => m.subarray(0, m.length - 1)));
+          await options.release?.(rest);
         } catch (e) {
           // A line that could not be published matters more: it is written data not stored.
           failure ??= e;
@@ -181,13 +186,6 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
       return closing;
     },
   };
-}
-
-function withNewline(message: Uint8Array): Uint8Array {
-  const out = new Uint8Array(message.length + 1);
-  out.set(message);
-  out[message.length] = NEWLINE;
-  return out;
 }
 
 /** A push source (a subscription) as the pull `receive` of {@link createStreamHandle}. */

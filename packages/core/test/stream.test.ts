@@ -36,6 +36,20 @@ describe('createStreamHandle', () => {
     expect(kept.map(text)).toEqual(['v1', 'v2']);
     await h.close();
   });
+  it('reads in pieces of any size return each message with its newline, none lost at a boundary', async () => {
+    for (const size of [1, 2, 3, 4, 7]) {
+      const inbox = createInbox();
+      const h = createStreamHandle({ path: '/s', backend: 'test', flags: parseOpenFlags('r'), receive: (signal) => inbox.receive(signal) });
+      for (const m of ['ab', '', 'cde']) inbox.push(new TextEncoder().encode(m));
+      let out = '';
+      while (out.length < 'ab\n\ncde\n'.length) {
+        const buf = new Uint8Array(size);
+        out += text(buf.subarray(0, await h.read(buf, null)));
+      }
+      expect(out, `buffer of ${size}`).toBe('ab\n\ncde\n');
+      await h.close();
+    }
+  });
   it('a failed publish at close keeps the line and close rejects', async () => {
     let fail = true;
     const published: string[] = [];
