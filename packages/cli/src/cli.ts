@@ -37,6 +37,7 @@ interface Flags {
   'api-host'?: string;
   'read-only'?: boolean;
   'allow-other'?: boolean;
+  'no-native-io'?: boolean;
   streams?: string;
   endpoints?: string;
   prefix?: string;
@@ -120,6 +121,7 @@ const OPTIONS = {
   'api-host': { type: 'string' },
   'read-only': { type: 'boolean' },
   'allow-other': { type: 'boolean' },
+  'no-native-io': { type: 'boolean' },
   streams: { type: 'string' },
   endpoints: { type: 'string' },
   prefix: { type: 'string' },
@@ -137,6 +139,7 @@ const COMMON_HELP = `Options:
   --api-host <host>    address of the REST API (default 127.0.0.1)
   --read-only          refuse every change with EROFS                              [$ETC_READ_ONLY]
   --allow-other        let other users use the mount (FUSE allow_other)
+  --no-native-io       answer every read, write and stat in JavaScript, not on the FUSE threads
   -v, --verbose        log every failed file operation
   -h, --help           show this help
   -V, --version        show the version
@@ -293,6 +296,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
         qos: policy,
         readOnly,
         allowOther: flags['allow-other'] ?? false,
+        nativeIo: !flags['no-native-io'],
         ...(flags.verbose ? { onError: (e, op, path) => io.log(`${op} ${path}: ${e.code} ${e.message}`) } : {}),
       });
     } catch (e) {

@@ -137,6 +137,27 @@ describe('shylock', () => {
       await r.exited;
     }
   });
+  it('--no-native-io answers stat in JavaScript: nanoseconds shown only with native I/O', async () => {
+    const src = await tempDir('src');
+    await writeFile(join(src, 'f'), 'x');
+    const { execFile } = await import('node:child_process');
+    const sh = (cmd: string) =>
+      new Promise<string>((resolve) => execFile('bash', ['-c', cmd], (_e, stdout, stderr) => resolve(stdout + stderr)));
+    await sh(`touch -d '2021-03-04 05:06:07.123456789' ${src}/f`);
+    const seen: string[] = [];
+    for (const args of [[], ['--no-native-io']]) {
+      const mnt = await tempDir('mnt');
+      const r = await start(['local', src, mnt, ...args]);
+      try {
+        seen.push((await sh(`stat -c %y ${mnt}/f`)).trim());
+      } finally {
+        r.child.kill('SIGTERM');
+        expect(await r.exited).toBe(0);
+      }
+    }
+    expect(seen[0]).toContain('07.123456789');
+    expect(seen[1]).toContain('07.123457000');
+  });
   it('local serves $PATHQOS_DIR, and --read-only refuses writes', async () => {
     const src = await tempDir('src');
     await writeFile(join(src, 'hello.txt'), 'hi\n');
