@@ -17,6 +17,7 @@ export const PATH_MAX = 4096;
  *   climbs above the root; `ENAMETOOLONG` for a component over 255 bytes or a path over 4096.
  */
 export function normalizePath(path: string, op = 'path'): string {
+  if (typeof path === 'string' && isCanonical(path)) return path;
   if (typeof path !== 'string' || path.length === 0) {
     throw new ShylockError('EINVAL', `${op}: a path must be a non-empty string`, { op, path: String(path) });
   }
@@ -45,6 +46,30 @@ export function normalizePath(path: string, op = 'path'): string {
     out.push(segment);
   }
   return '/' + out.join('/');
+}
+
+/**
+ * True when `path` is surely canonical already (the common case: every layer and backend passes
+ * the adapter's paths through normalizePath again), by one scan: absolute, no empty segment, no
+ * trailing slash, no NUL, no segment starting with `.`, none longer than 85 characters (so none
+ * over 255 bytes in UTF-8). Anything else takes the full check.
+ */
+function isCanonical(path: string): boolean {
+  const n = path.length;
+  if (n === 0 || n > PATH_MAX || path.charCodeAt(0) !== 47) return false;
+  if (n === 1) return true;
+  if (path.charCodeAt(n - 1) === 47) return false;
+  let segment = 0;
+  for (let i = 1; i < n; i++) {
+    const c = path.charCodeAt(i);
+    if (c === 47) {
+      if (segment === 0) return false;
+      segment = 0;
+    } else if (c === 0 || (segment === 0 && c === 46) || ++segment > 85) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** The segments of a normalised path: `/a/b` → `['a', 'b']`, `/` → `[]`. */

@@ -18,14 +18,25 @@ describe('normalizePath', () => {
     ['//a//./b/', '/a/b'],
     ['/a/b/../c', '/a/c'],
     ['/a/..', '/'],
+    ['/a/b', '/a/b'],
+    ['/a/./b', '/a/b'],
+    ['/a/b/.', '/a/b'],
+    ['/.hidden/x.y', '/.hidden/x.y'],
+    ['/x/..y', '/x/..y'],
+    ['/' + 'a'.repeat(255), '/' + 'a'.repeat(255)],
+    ['/' + 'é'.repeat(100), '/' + 'é'.repeat(100)],
   ])('normalizePath(%j) is %j', (input, output) => {
     expect(normalizePath(input)).toBe(output);
   });
   it.each([[''], ['/..'], ['/a/../../b'], ['/a\0b']])('normalizePath(%j) throws EINVAL', (input) => {
     expect(() => normalizePath(input)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
   });
-  it('a name over 255 bytes throws ENAMETOOLONG', () => {
+  it('a name over 255 bytes throws ENAMETOOLONG, and so does a path over 4096', () => {
     expect(() => normalizePath('/' + 'é'.repeat(128))).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }));
+    expect(() => normalizePath('/' + 'a'.repeat(256))).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }));
+    expect(() => normalizePath('/a/' + 'b'.repeat(80) + '/' + 'c'.repeat(256))).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }));
+    expect(normalizePath(('/' + 'x'.repeat(63)).repeat(64))).toHaveLength(4096);
+    expect(() => normalizePath(('/' + 'x'.repeat(63)).repeat(64) + '/y')).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }));
   });
   it('isUnder matches whole segments', () => {
     expect(isUnder('/a/b', '/a')).toBe(true);
