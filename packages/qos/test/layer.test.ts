@@ -1,7 +1,7 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { parseOpenFlags } from '@shylock/core';
+import { parseOpenFlags, readOnly } from '@shylock/core';
 import { describeBackend, readText, writeFile } from '@shylock/conformance';
 import { memoryBackend } from '@shylock/memory';
 import { createLimiter, createPolicy, qosLayer, throttle } from '../src/index.js';
@@ -110,6 +110,15 @@ describe('qosLayer and native descriptors', () => {
     h.native!.refund!('read', 500 << 10, 10);
     expect(policy.stats()[0]!.read.bytes).toBe(100 << 10);
     expect(h.native!.charge!('read', 600 << 10, 10)).toBe(true);
+    await h.close();
+  });
+  it('a read-only layer outside keeps the price: native reads are still charged (mount({ qos, readOnly }))', async () => {
+    const policy = createPolicy([{ path: '/u', readBytesPerSec: 1 << 20, burst: 1 }]);
+    const h = await readOnly(qosLayer(policy)(nativeBackend())).open('/u/f', parseOpenFlags('r'));
+    expect(h.native).toMatchObject({ fd: 99, read: true, write: false });
+    expect(h.native!.charge!('read', 1 << 20, 1)).toBe(true);
+    expect(h.native!.charge!('read', 1 << 20, 1)).toBe(false);
+    expect(policy.stats()[0]!.read.bytes).toBe(1 << 20);
     await h.close();
   });
   it('a path without a rule charges nothing and always pays', async () => {
