@@ -7,14 +7,14 @@ import { memoryBackend } from '@shylock/memory';
 import { isMounted, mount, type Mount } from '../src/index.js';
 import { sh, tempDir } from './helpers.js';
 
-/** The same shell behaviours through a mount of each backend. */
+/** The same shell behaviours through a mount of each backend; `make` also returns its cleanup. */
 for (const [name, make] of [
-  ['memory', async () => memoryBackend()],
+  ['memory', async (): Promise<[Backend, () => Promise<void>]> => [memoryBackend(), async () => {}]],
   [
     'local',
-    async () => {
-      const [dir] = await tempDir('backing');
-      return localBackend({ root: dir });
+    async (): Promise<[Backend, () => Promise<void>]> => {
+      const [dir, removeDir] = await tempDir('backing');
+      return [localBackend({ root: dir }), removeDir];
     },
   ],
 ] as const) {
@@ -22,13 +22,17 @@ for (const [name, make] of [
     let m: Mount;
     let mnt: string;
     let cleanup: () => Promise<void>;
+    let removeBacking: () => Promise<void> = async () => {};
     beforeAll(async () => {
       [mnt, cleanup] = await tempDir('mnt');
-      m = await mount(await make(), mnt);
+      const [backend, remove] = await make();
+      removeBacking = remove;
+      m = await mount(backend, mnt);
     });
     afterAll(async () => {
       await m?.unmount();
       await cleanup();
+      await removeBacking();
     });
 
     it('echo > writes a file that cat reads back, and ls lists it', async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -73,12 +73,16 @@ describe('parseQosCsv', () => {
 
 describe('loadQosFile', () => {
   it('reads a file and names it in errors', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'qos-'));
-    const file = join(dir, 'rules.csv');
-    await writeFile(file, '/x,1,2\n/y,oops,1\n');
-    await expect(loadQosFile(file)).rejects.toThrow(`${file}:2:4:`);
-    await writeFile(file, '/x,1,2\n');
-    expect(await loadQosFile(file)).toEqual([{ path: '/x', readBytesPerSec: 1, writeBytesPerSec: 2 }]);
+    const dir = await mkdtemp(join(tmpdir(), 'shylock-qos-'));
+    try {
+      const file = join(dir, 'rules.csv');
+      await writeFile(file, '/x,1,2\n/y,oops,1\n');
+      await expect(loadQosFile(file)).rejects.toThrow(`${file}:2:4:`);
+      await writeFile(file, '/x,1,2\n');
+      expect(await loadQosFile(file)).toEqual([{ path: '/x', readBytesPerSec: 1, writeBytesPerSec: 2 }]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
   it('a missing file rejects ENOENT', async () => {
     await expectCode(loadQosFile('/nonexistent/rules.csv'), 'ENOENT');
