@@ -124,7 +124,11 @@ export function createChannels(ctx: StreamContext): Channels {
         const pipeline = ctx.client().pipeline();
         for (const m of messages) pipeline.publish(channel, asBuffer(m));
         const results = await pipeline.exec();
-        const failed = results?.find(([e]) => e);
+        // Every line answered, or the write fails: nothing counts as published unseen.
+        if (!results || results.length !== messages.length) {
+          throw new ShylockError('EIO', `write ${path}: Redis did not answer every PUBLISH of this write`, { op: 'write', path });
+        }
+        const failed = results.find(([e]) => e);
         if (failed) throw failed[0];
       },
       ...(inbox ? { receive: (signal: AbortSignal) => inbox.receive(signal) } : {}),
