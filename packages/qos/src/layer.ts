@@ -1,4 +1,14 @@
-import { defineBackend, GUARDED, type Backend, type FileHandle, type Layer, type QosPolicy } from '@shylock/core';
+import {
+  defineBackend,
+  GUARDED,
+  type Backend,
+  type FileHandle,
+  type Layer,
+  type NativeFile,
+  type OpOptions,
+  type QosPolicy,
+  type Stat,
+} from '@shylock/core';
 
 /**
  * A layer that throttles any backend by a policy. Each `read` counts one read operation before
@@ -17,65 +27,7 @@ import { defineBackend, GUARDED, type Backend, type FileHandle, type Layer, type
 export function qosLayer(policy: QosPolicy): Layer {
   return (inner: Backend): Backend => {
     const op = (path: string, kind: 'read' | 'write') => policy.acquire(path, kind, 0);
-    const wrapHandle = (handle: FileHandle, path: string): FileHandle => {
-      // Bound at the first read or write: a file created and closed untouched (`touch`) pays
-      // for no rule lookup.
-      let readBinding: ReturnType<QosPolicy['bind']> | undefined;
-      let writeBinding: ReturnType<QosPolicy['bind']> | undefined;
-      const wrapped: FileHandle = {
-        async read(buffer, position, options) {
-          const reads = (readBinding ??= policy.bind(path, 'read'));
-          if (!reads.tryAcquire(0, 1)) await reads.acquire(0, options);
-          const n = await handle.read(buffer, position, options);
-          if (n > 0 && !reads.tryAcquire(n, 0)) {
-            await reads.acquire(n, { ops: 0, ...(options?.signal ? { signal: options.signal } : {}) });
-          }
-          return n;
-        },
-        close: () => handle.close(),
-      };
-      if (handle.write) {
-        const write = handle.write.bind(handle);
-        wrapped.write = async (data, position, options) => {
-          const writes = (writeBinding ??= policy.bind(path, 'write'));
-          if (!writes.tryAcquire(data.length, 1)) await writes.acquire(data.length, options);
-          return write(data, position, options);
-        };
-      }
-      // I/O done on the descriptor itself is paid in advance, through the same rules.
-      const native = handle.native;
-      if (native) {
-        const binding = (kind: 'read' | 'write') =>
-          kind === 'read' ? (readBinding ??= policy.bind(path, 'read')) : (writeBinding ??= policy.bind(path, 'write'));
-        (wrapped as { native?: FileHandle['native'] }).native = {
-          ...(native.fd === undefined ? {} : { fd: native.fd }),
-          ...(native.bytes === undefined ? {} : { bytes: native.bytes }),
-          read: native.read,
-          write: native.write,
-          ...(native.noFlush ? { noFlush: true } : {}),
-          charge(kind, bytes, ops) {
-            const b = binding(kind);
-            if (!b.tryAcquire(bytes, ops)) return false;
-            if (native.charge && !native.charge(kind, bytes, ops)) {
-              b.refund?.(bytes, ops);
-              return false;
-            }
-            return true;
-          },
-          refund(kind, bytes, ops) {
-            binding(kind).refund?.(bytes, ops);
-            native.refund?.(kind, bytes, ops);
-          },
-        };
-      }
-      if (handle.truncate) wrapped.truncate = handle.truncate.bind(handle);
-      if (handle.stat) wrapped.stat = handle.stat.bind(handle);
-      if (handle.flush) wrapped.flush = handle.flush.bind(handle);
-      if (handle.sync) wrapped.sync = handle.sync.bind(handle);
-      // Only waits are added, and their errors are ShylockErrors: a guarded handle stays guarded.
-      if ((handle as { [GUARDED]?: boolean })[GUARDED]) (wrapped as { [GUARDED]?: boolean })[GUARDED] = true;
-      return wrapped;
-    };
+    const wrapHandle = (handle: FileHandle, path: string): FileHandle => new QosHandle(handle, path, policy);
     const layered: Backend = {
       name: inner.name,
       // stat is free and unchanged.
@@ -118,5 +70,102 @@ export function qosLayer(policy: QosPolicy): Layer {
     if (inner.statfs) layered.statfs = inner.statfs.bind(inner);
     if (inner.watch) layered.watch = inner.watch.bind(inner);
     return defineBackend(layered);
+  };
+}
+
+type Binding = ReturnType<QosPolicy['bind']>;
+type Kind = 'read' | 'write';
+
+/**
+ * A handle of {@link qosLayer}. Built on every open, so it is a class: its methods live on the
+ * prototype, and the ones the inner handle lacks are hidden by own `undefined` properties.
+ * Rules are bound at the first read or write: a file created and closed untouched (`touch`) pays
+ * for no rule lookup.
+ */
+class QosHandle implements FileHandle {
+  readonly native?: NativeFile;
+  #reads: Binding | undefined;
+  #writes: Binding | undefined;
+
+  constructor(
+    private readonly inner: FileHandle,
+    private readonly path: string,
+    private readonly policy: QosPolicy,
+  ) {
+    if (!inner.write) this.write = undefined;
+    if (!inner.truncate) this.truncate = undefined;
+    if (!inner.stat) this.stat = undefined;
+    if (!inner.flush) this.flush = undefined;
+    if (!inner.sync) this.sync = undefined;
+    // I/O done on the descriptor itself is paid in advance, through the same rules.
+    if (inner.native) this.native = qosNative(inner.native, this);
+    // Only waits are added, and their errors are ShylockErrors: a guarded handle stays guarded.
+    if ((inner as { [GUARDED]?: boolean })[GUARDED]) (this as { [GUARDED]?: boolean })[GUARDED] = true;
+  }
+
+  binding(kind: Kind): Binding {
+    return kind === 'read'
+      ? (this.#reads ??= this.policy.bind(this.path, 'read'))
+      : (this.#writes ??= this.policy.bind(this.path, 'write'));
+  }
+
+  async read(buffer: Uint8Array, position: number | null, options?: OpOptions): Promise<number> {
+    const reads = this.binding('read');
+    if (!reads.tryAcquire(0, 1)) await reads.acquire(0, options);
+    const n = await this.inner.read(buffer, position, options);
+    if (n > 0 && !reads.tryAcquire(n, 0)) {
+      await reads.acquire(n, { ops: 0, ...(options?.signal ? { signal: options.signal } : {}) });
+    }
+    return n;
+  }
+
+  async write?(data: Uint8Array, position: number | null, options?: OpOptions): Promise<number> {
+    const writes = this.binding('write');
+    if (!writes.tryAcquire(data.length, 1)) await writes.acquire(data.length, options);
+    return this.inner.write!(data, position, options);
+  }
+
+  truncate?(size: number): Promise<void> {
+    return this.inner.truncate!(size);
+  }
+
+  stat?(): Promise<Stat> {
+    return this.inner.stat!();
+  }
+
+  flush?(): Promise<void> {
+    return this.inner.flush!();
+  }
+
+  sync?(): Promise<void> {
+    return this.inner.sync!();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** The inner descriptor, with `charge`/`refund` that pay through the handle's rules too. */
+function qosNative(native: NativeFile, handle: QosHandle): NativeFile {
+  return {
+    fd: native.fd,
+    bytes: native.bytes,
+    read: native.read,
+    write: native.write,
+    noFlush: native.noFlush,
+    charge(kind, bytes, ops) {
+      const b = handle.binding(kind);
+      if (!b.tryAcquire(bytes, ops)) return false;
+      if (native.charge && !native.charge(kind, bytes, ops)) {
+        b.refund?.(bytes, ops);
+        return false;
+      }
+      return true;
+    },
+    refund(kind, bytes, ops) {
+      handle.binding(kind).refund?.(bytes, ops);
+      native.refund?.(kind, bytes, ops);
+    },
   };
 }
