@@ -158,6 +158,21 @@ describe('shylock', () => {
     expect(seen[0]).toContain('07.123456789');
     expect(seen[1]).toContain('07.123457000');
   });
+  it('--verbose logs failed lookups of a local mount, though its getattr is answered natively', async () => {
+    const src = await tempDir('src');
+    const mnt = await tempDir('mnt');
+    const r = await start(['local', src, mnt, '--verbose']);
+    try {
+      const { execFile } = await import('node:child_process');
+      await new Promise((resolve) => execFile('bash', ['-c', `stat ${mnt}/nothing-here; cat ${mnt}/no/such/file`], resolve));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(r.stderr()).toMatch(/getattr \/nothing-here: ENOENT/);
+      expect(r.stderr()).toMatch(/getattr \/no: ENOENT/);
+    } finally {
+      r.child.kill('SIGTERM');
+      expect(await r.exited).toBe(0);
+    }
+  });
   it('local serves $PATHQOS_DIR, and --read-only refuses writes', async () => {
     const src = await tempDir('src');
     await writeFile(join(src, 'hello.txt'), 'hi\n');

@@ -45,6 +45,8 @@ declare module 'fuse-native' {
     fastRevoke?(): void;
     /** getattr answers lstat of dir + path on the FUSE threads (patched build). */
     fastRoot?(dir: string): boolean;
+    /** While on, native getattr and I/O hand their failures to the handlers (patched build). */
+    fastReportErrors?(on: boolean): boolean;
     static isConfigured(cb: (err: Error | null, configured: boolean) => void): void;
   }
   export = Fuse;

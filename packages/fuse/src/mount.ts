@@ -69,7 +69,10 @@ export interface MountOptions {
    * 1000; 0 turns it off.
    */
   listingCacheMs?: number;
-  /** Called with every error an operation answers with (for logs); default: nothing. */
+  /**
+   * Called with every error an operation answers with (for logs); default: nothing. With it,
+   * native getattr and I/O that fail are answered through the backend, so none is missed.
+   */
   onError?: (error: ShylockError, op: string, path: string) => void;
   /**
    * Serve reads and writes of files whose handle has a `native` descriptor (a local directory) on
@@ -718,6 +721,8 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   // A directory passed through: getattr is lstat on the FUSE threads, fgetattr of a native handle
   // fstat of its descriptor. Off if the directory can't be opened (the backend then answers).
   if (nativeIo && fs.nativeRoot !== undefined) fuse.fastRoot?.(fs.nativeRoot);
+  // onError sees every failure: native requests that fail are answered by the handlers instead.
+  if (nativeIo && options.onError) fuse.fastReportErrors?.(true);
 
   let unmounting: Promise<void> | undefined;
   const unmount = () => {
