@@ -1,6 +1,6 @@
 import { abortError, ShylockError, toShylockError } from './errors.js';
 import { parseOpenFlags } from './flags.js';
-import { normalizePath } from './path.js';
+import { hasRawBytes, normalizePath } from './path.js';
 import type { Backend, Capabilities, FileHandle, OpenFlags, OpOptions } from './types.js';
 
 /** Every capability false: spread it and switch on what a backend does. */
@@ -17,6 +17,7 @@ export const NO_CAPABILITIES: Readonly<Capabilities> = Object.freeze({
   streams: false,
   chmod: false,
   utimes: false,
+  byteNames: false,
   symlinks: false,
   hardLinks: false,
   chown: false,
@@ -63,13 +64,24 @@ export function defineBackend(
     throw toShylockError(error, { op, path, backend: name });
   };
   let closing: Promise<void> | undefined;
+  const byteNames = impl.capabilities.byteNames === true;
+  /** normalizePath, and EILSEQ for a name that is not UTF-8 where names are text. */
+  const normalize = byteNames
+    ? normalizePath
+    : (path: string, op: string): string => {
+        const p = normalizePath(path, op);
+        if (hasRawBytes(p)) {
+          throw new ShylockError('EILSEQ', `${op} ${p}: ${name} takes only UTF-8 names`, { op, path: p, backend: name });
+        }
+        return p;
+      };
 
   const backend: Backend = {
     name,
     capabilities: Object.freeze({ ...NO_CAPABILITIES, ...impl.capabilities }),
     ...(impl.nativeRoot === undefined ? {} : { nativeRoot: impl.nativeRoot }),
     async stat(path, options) {
-      const p = normalizePath(path, 'stat');
+      const p = normalize(path, 'stat');
       checkSignal('stat', p, name, options);
       try {
         return await impl.stat(p, options);
@@ -78,7 +90,7 @@ export function defineBackend(
       }
     },
     async list(path, options) {
-      const p = normalizePath(path, 'list');
+      const p = normalize(path, 'list');
       checkSignal('list', p, name, options);
       try {
         return await impl.list(p, options);
@@ -87,7 +99,7 @@ export function defineBackend(
       }
     },
     async open(path, flags, options) {
-      const p = normalizePath(path, 'open');
+      const p = normalize(path, 'open');
       const f: OpenFlags = parseOpenFlags(flags);
       checkSignal('open', p, name, options);
       let handle: FileHandle;
@@ -107,7 +119,7 @@ export function defineBackend(
     const fn = impl[method] as ((path: string, ...rest: number[]) => Promise<void>) | undefined;
     if (typeof fn !== 'function') continue;
     (backend as unknown as Record<string, unknown>)[method] = async (path: string, ...rest: number[]) => {
-      const p = normalizePath(path, method);
+      const p = normalize(path, method);
       try {
         return await fn.call(impl, p, ...rest);
       } catch (e) {
@@ -119,8 +131,8 @@ export function defineBackend(
     const fn = impl[method];
     if (typeof fn !== 'function') continue;
     backend[method] = async (from: string, to: string) => {
-      const a = normalizePath(from, method);
-      const b = normalizePath(to, method);
+      const a = normalize(from, method);
+      const b = normalize(to, method);
       try {
         return await fn.call(impl, a, b);
       } catch (e) {
@@ -142,7 +154,7 @@ export function defineBackend(
   if (typeof impl.symlink === 'function') {
     const symlink = impl.symlink;
     backend.symlink = async (target, path) => {
-      const p = normalizePath(path, 'symlink');
+      const p = normalize(path, 'symlink');
       if (typeof target !== 'string' || target === '' || target.includes('\0')) {
         throw new ShylockError('EINVAL', `symlink ${p}: the target must be a non-empty string without NUL`, {
           op: 'symlink',

@@ -33,6 +33,7 @@ export const ERRNO = {
   EMLINK: 31,
   ERANGE: 34,
   ENAMETOOLONG: 36,
+  EILSEQ: 84,
   ENOSYS: 38,
   ENOTEMPTY: 39,
   ELOOP: 40,

@@ -1,6 +1,19 @@
 export { ERRNO, ShylockError, isShylockError, isErrorCode, toShylockError, abortError } from './errors.js';
 export type { ErrorCode, ShylockErrorOptions } from './errors.js';
-export { normalizePath, splitPath, joinPath, parentPath, baseName, isUnder, NAME_MAX, PATH_MAX } from './path.js';
+export {
+  normalizePath,
+  splitPath,
+  joinPath,
+  parentPath,
+  baseName,
+  isUnder,
+  hasRawBytes,
+  nameBytes,
+  nameByteLength,
+  nameFromBytes,
+  NAME_MAX,
+  PATH_MAX,
+} from './path.js';
 export { O, parseOpenFlags, isMutating } from './flags.js';
 export { ByteBuffer, checkOffset } from './bytes.js';
 export { createBufferedHandle, openValueFile } from './handle.js';

@@ -37,7 +37,7 @@ export function normalizePath(path: string, op = 'path'): string {
       out.pop();
       continue;
     }
-    if (Buffer.byteLength(segment) > NAME_MAX) {
+    if (nameByteLength(segment) > NAME_MAX) {
       throw new ShylockError('ENAMETOOLONG', `${op}: a name in "${path}" is longer than ${NAME_MAX} bytes`, {
         op,
         path,
@@ -100,4 +100,79 @@ export function baseName(path: string): string {
 export function isUnder(path: string, prefix: string): boolean {
   if (prefix === '/') return true;
   return path === prefix || (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47);
+}
+
+/*
+ * Names are bytes on Linux, strings here. A name that is not UTF-8 keeps its bytes in a string
+ * the way Python's `surrogateescape` does: each byte that is not part of valid UTF-8 becomes a lone
+ * surrogate U+DC80..U+DCFF. The FUSE adapter hands such names over; a backend that stores bytes
+ * (a local directory) turns them back with {@link nameBytes}, one that stores text refuses them.
+ */
+
+const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** True when `name` carries bytes that are not UTF-8 (see {@link nameBytes}). */
+export function hasRawBytes(name: string): boolean {
+  return !wellFormed(name);
+}
+
+/** The bytes of a name or path: UTF-8, with each escaped byte (U+DC80..U+DCFF) as itself. */
+export function nameBytes(name: string): Buffer {
+  if (wellFormed(name)) return Buffer.from(name);
+  const out: number[] = [];
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0xdc80 && c <= 0xdcff) {
+      out.push(c & 0xff);
+      continue;
+    }
+    const next = name.charCodeAt(i + 1);
+    const pair = c >= 0xd800 && c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff;
+    for (const b of Buffer.from(pair ? name.slice(i, i + 2) : name[i]!)) out.push(b);
+    if (pair) i++;
+  }
+  return Buffer.from(out);
+}
+
+/** The length of {@link nameBytes}. */
+export function nameByteLength(name: string): number {
+  return wellFormed(name) ? Buffer.byteLength(name) : nameBytes(name).length;
+}
+
+/** The name whose {@link nameBytes} are `bytes`: the UTF-8 text, with other bytes escaped. */
+export function nameFromBytes(bytes: Uint8Array): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    // Decode piece by piece: the longest valid UTF-8 run, then one escaped byte.
+  }
+  let out = '';
+  let i = 0;
+  while (i < bytes.length) {
+    const n = utf8Length(bytes, i);
+    if (n === 0) {
+      out += String.fromCharCode(0xdc00 | bytes[i]!);
+      i++;
+    } else {
+      out += UTF8.decode(bytes.subarray(i, i + n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+/** The length of the valid UTF-8 sequence at bytes[i], or 0. */
+function utf8Length(bytes: Uint8Array, i: number): number {
+  const c = bytes[i]!;
+  if (c < 0x80) return 1;
+  const n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (n === 0 || i + n > bytes.length) return 0;
+  for (let k = 1; k < n; k++) if ((bytes[i + k]! & 0xc0) !== 0x80) return 0;
+  try {
+    UTF8.decode(bytes.subarray(i, i + n));
+    return n;
+  } catch {
+    return 0;
+  }
 }

@@ -103,6 +103,11 @@ export interface Capabilities {
   chmod: boolean;
   /** `utimes`. */
   utimes: boolean;
+  /**
+   * Names may carry bytes that are not UTF-8, as Linux names may (each such byte a lone surrogate
+   * U+DC80..U+DCFF in the path; see `nameBytes`). Without it such a path rejects EILSEQ.
+   */
+  byteNames: boolean;
 }
 
 /**

@@ -8,6 +8,10 @@ import {
   toShylockError,
   isUnder,
   createBufferedHandle,
+  hasRawBytes,
+  nameBytes,
+  nameByteLength,
+  nameFromBytes,
 } from '../src/index.js';
 
 describe('normalizePath', () => {
@@ -43,6 +47,29 @@ describe('normalizePath', () => {
     expect(isUnder('/a', '/a')).toBe(true);
     expect(isUnder('/ab', '/a')).toBe(false);
     expect(isUnder('/x', '/')).toBe(true);
+  });
+});
+
+describe('names that are not UTF-8', () => {
+  const bytes = (...b: number[]) => Buffer.from(b);
+  it.each([
+    [bytes(0x63, 0x61, 0x66, 0xe9), 'caf\udce9'],
+    [bytes(0xff, 0xfe), '\udcff\udcfe'],
+    [Buffer.from('café ☃ 𝄞'), 'café ☃ 𝄞'],
+    [bytes(0xc3), '\udcc3'], // a sequence cut short
+    [bytes(0xc0, 0xaf), '\udcc0\udcaf'], // an overlong '/'
+    [bytes(0xed, 0xa0, 0x80), '\udced\udca0\udc80'], // an encoded surrogate
+    [bytes(0xf4, 0x90, 0x80, 0x80), '\udcf4\udc90\udc80\udc80'], // above U+10FFFF
+    [Buffer.concat([Buffer.from('é'), bytes(0xe9), Buffer.from('𝄞')]), 'é\udce9𝄞'],
+  ])('%j reads as %j and back', (raw, name) => {
+    expect(nameFromBytes(raw)).toBe(name);
+    expect(nameBytes(name).equals(raw)).toBe(true);
+    expect(nameByteLength(name)).toBe(raw.length);
+    expect(hasRawBytes(name)).toBe(!raw.equals(Buffer.from(raw.toString())));
+  });
+  it('a name counts its bytes: 255 escaped bytes fit, 256 do not', () => {
+    expect(normalizePath('/' + '\udce9'.repeat(255))).toHaveLength(256);
+    expect(() => normalizePath('/' + '\udce9'.repeat(256))).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }));
   });
 });
 

@@ -84,6 +84,13 @@ for (const [name, make] of [
       expect(r).toMatchObject({ code: 0 });
       expect(r.stdout).toBe('target\nt\n600\n2020-01-02\n');
     });
+    it('a name that is not UTF-8 is kept byte for byte', async () => {
+      const r = await sh(
+        `cd ${mnt} && printf latin > $'caf\\xe9' && mkdir $'d\\xff' && mv $'caf\\xe9' $'d\\xff/\\xe8' && ls $'d\\xff' | od -An -tx1 && cat $'d\\xff/\\xe8'`,
+      );
+      expect(r, r.stderr).toMatchObject({ code: 0 });
+      expect(r.stdout.replace(/\s+/g, ' ').trim()).toBe('e8 0a latin');
+    });
     it('df and stat report the mount', async () => {
       const r = await sh(`df -P ${mnt} | tail -1 && stat -f -c %T ${mnt}`);
       expect(r.code).toBe(0);
@@ -103,6 +110,21 @@ describe('mount', () => {
         expect(r.code, cmd).not.toBe(0);
         expect(r.stderr, cmd).toMatch(/Read-only file system/);
       }
+    } finally {
+      await m.unmount();
+      await cleanup();
+    }
+  });
+  it('a name that is not UTF-8 on a backend of text names is "Invalid or incomplete multibyte or wide character" (EILSEQ)', async () => {
+    const [mnt, cleanup] = await tempDir('eilseq');
+    const mem = memoryBackend();
+    const text = defineBackend({ ...mem, name: 'text', capabilities: { ...mem.capabilities, byteNames: false } });
+    const m = await mount(text, mnt);
+    try {
+      const r = await sh(`echo x > ${mnt}/$'caf\\xe9'`);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/Invalid or incomplete multibyte or wide character/);
+      expect((await sh(`echo x > ${mnt}/café && cat ${mnt}/café`)).stdout).toBe('x\n');
     } finally {
       await m.unmount();
       await cleanup();

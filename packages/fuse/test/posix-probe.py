@@ -135,5 +135,13 @@ case('mknod a regular file', lambda: (os.mknod('node', 0o600 | stat.S_IFREG), ki
 # directory listing
 case('listdir', lambda: sorted(os.listdir('d1')))
 case('scandir types', lambda: sorted((e.name, e.is_dir(follow_symlinks=False), e.is_symlink()) for e in os.scandir('.') if e.name in ('d1', 'sl', 'r3')))
+# names are bytes: not UTF-8, and NAME_MAX counted in bytes
+case('create and list a name that is not UTF-8', lambda: (write(b'caf\xe9', b'latin-1'), write(b'\xff\xfe\x80', b'x'), sorted(n for n in os.listdir(b'.') if n[:1] in (b'c', b'\xff')))[2])
+case('read back a name that is not UTF-8', lambda: read(b'caf\xe9'))
+case('a name of 255 bytes that are not UTF-8', lambda: (write(b'\xe9' * 255, b'x'), os.stat(b'\xe9' * 255).st_size)[1])
+case('a name of 256 such bytes', lambda: write(b'\xe9' * 256, b'x'))
+case('rename between names that are not UTF-8', lambda: (os.mkdir(b'dir\xf0'), os.rename(b'caf\xe9', b'dir\xf0/\xe8t\xe9'), os.listdir(b'dir\xf0'))[2])
+case('a symlink target that is not UTF-8', lambda: (os.symlink(b'tar\xe9get', b'ln\xe9'), os.readlink(b'ln\xe9'))[1])
+case('a name of valid UTF-8 with U+FFFD stays as it is', lambda: (write('r\ufffd\u00e9'.encode(), b'y'), sorted(n for n in os.listdir(b'.') if n.startswith(b'r\xef')))[1])
 
 print('\n'.join(out))

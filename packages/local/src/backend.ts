@@ -6,7 +6,10 @@ import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import {
   defineBackend,
+  hasRawBytes,
   isUnder,
+  nameBytes,
+  nameFromBytes,
   O,
   ShylockError,
   type Backend,
@@ -54,6 +57,10 @@ function typeOf(s: Stats): FileType {
 }
 
 const S_IFMT = 0o170000;
+
+/** A host path: a string, or its bytes when a name in it is not UTF-8 (see core's nameBytes). */
+type HostPath = string | Buffer;
+const hostPath = (p: string): HostPath => (hasRawBytes(p) ? nameBytes(p) : p);
 const run = promisify(execFile);
 
 function toStat(s: Stats): Stat {
@@ -113,34 +120,36 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
   /** The metadata calls, synchronous or not (see `metadata`). */
   const meta = sync
     ? {
-        lstat: async (p: string) => fss.lstatSync(p),
-        open: async (p: string, flags: number, mode: number) => fss.openSync(p, flags, mode),
+        lstat: async (p: HostPath) => fss.lstatSync(p),
+        open: async (p: HostPath, flags: number, mode: number) => fss.openSync(p, flags, mode),
         close: async (fd: number) => fss.closeSync(fd),
         fstat: async (fd: number) => fss.fstatSync(fd),
         ftruncate: async (fd: number, size: number) => fss.ftruncateSync(fd, size),
         fsync: async (fd: number) => fss.fsyncSync(fd),
-        readdir: async (p: string) => fss.readdirSync(p, { withFileTypes: true }),
-        mkdir: async (p: string, mode: number) => void fss.mkdirSync(p, { mode }),
-        unlink: async (p: string) => fss.unlinkSync(p),
-        rmdir: async (p: string) => fss.rmdirSync(p),
-        rename: async (a: string, b: string) => fss.renameSync(a, b),
-        chmod: async (p: string, mode: number) => fss.chmodSync(p, mode),
+        readdir: async (p: HostPath) => fss.readdirSync(p, { withFileTypes: true }),
+        readdirBytes: async (p: HostPath) => fss.readdirSync(p, { withFileTypes: true, encoding: 'buffer' }),
+        mkdir: async (p: HostPath, mode: number) => void fss.mkdirSync(p, { mode }),
+        unlink: async (p: HostPath) => fss.unlinkSync(p),
+        rmdir: async (p: HostPath) => fss.rmdirSync(p),
+        rename: async (a: HostPath, b: HostPath) => fss.renameSync(a, b),
+        chmod: async (p: HostPath, mode: number) => fss.chmodSync(p, mode),
       }
     : {
-        lstat: (p: string) => fsp.lstat(p),
-        open: (p: string, flags: number, mode: number) =>
+        lstat: (p: HostPath) => fsp.lstat(p),
+        open: (p: HostPath, flags: number, mode: number) =>
           new Promise<number>((done, fail) => fss.open(p, flags, mode, (e, fd) => (e ? fail(e) : done(fd)))),
         close: (fd: number) => new Promise<void>((done, fail) => fss.close(fd, (e) => (e ? fail(e) : done()))),
         fstat: (fd: number) => new Promise<Stats>((done, fail) => fss.fstat(fd, (e, st) => (e ? fail(e) : done(st)))),
         ftruncate: (fd: number, size: number) =>
           new Promise<void>((done, fail) => fss.ftruncate(fd, size, (e) => (e ? fail(e) : done()))),
         fsync: (fd: number) => new Promise<void>((done, fail) => fss.fsync(fd, (e) => (e ? fail(e) : done()))),
-        readdir: (p: string) => fsp.readdir(p, { withFileTypes: true }),
-        mkdir: async (p: string, mode: number) => void (await fsp.mkdir(p, { mode })),
-        unlink: (p: string) => fsp.unlink(p),
-        rmdir: (p: string) => fsp.rmdir(p),
-        rename: (a: string, b: string) => fsp.rename(a, b),
-        chmod: (p: string, mode: number) => fsp.chmod(p, mode),
+        readdir: (p: HostPath) => fsp.readdir(p, { withFileTypes: true }),
+        readdirBytes: (p: HostPath) => fsp.readdir(p, { withFileTypes: true, encoding: 'buffer' }),
+        mkdir: async (p: HostPath, mode: number) => void (await fsp.mkdir(p, { mode })),
+        unlink: (p: HostPath) => fsp.unlink(p),
+        rmdir: (p: HostPath) => fsp.rmdir(p),
+        rename: (a: HostPath, b: HostPath) => fsp.rename(a, b),
+        chmod: (p: HostPath, mode: number) => fsp.chmod(p, mode),
       };
   let realRoot: Promise<string> | undefined;
   const rootReal = () =>
@@ -159,7 +168,8 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
    * The host path of `path`, after checking that its parent directories (and, with `follow`, the
    * path itself, for calls that follow a final symlink) do not lead outside the root.
    */
-  const host = async (path: string, follow = false): Promise<string> => {
+  const host = async (path: string, follow = false): Promise<HostPath> => hostPath(await hostName(path, follow));
+  const hostName = async (path: string, follow = false): Promise<string> => {
     const full = path === '/' ? root : join(root, path);
     const checked = follow ? full : dirname(full);
     if (checked === root || full === root) {
@@ -169,7 +179,7 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
     const now = Date.now();
     if ((verified.get(checked) ?? 0) > now) return full;
     const base = await rootReal();
-    const real = await fsp.realpath(checked);
+    const real = await fsp.realpath(hostPath(checked));
     if (isUnder(real, base)) {
       if (verified.size > 4096) verified.clear();
       verified.set(checked, now + 1000);
@@ -220,6 +230,7 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
       append: true,
       chmod: true,
       utimes: true,
+      byteNames: true,
       symlinks: true,
       hardLinks: true,
       chown: true,
@@ -229,18 +240,21 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
       return toStat(await meta.lstat(await host(path)));
     },
     async list(path) {
-      const entries = await meta.readdir(await host(path, true));
-      return entries.map(
-        (e): DirEntry => ({ name: e.name, type: e.isDirectory() ? 'directory' : e.isSymbolicLink() ? 'symlink' : 'file' }),
-      );
+      const dir = await host(path, true);
+      const entries = await meta.readdir(dir);
+      const kind = (e: fss.Dirent | fss.Dirent<Buffer>) => (e.isDirectory() ? 'directory' : e.isSymbolicLink() ? 'symlink' : 'file');
+      // A name that is not UTF-8 reads as U+FFFD: then the names are read again as bytes.
+      if (!entries.some((e) => e.name.includes('\uFFFD'))) return entries.map((e): DirEntry => ({ name: e.name, type: kind(e) }));
+      return (await meta.readdirBytes(dir)).map((e): DirEntry => ({ name: nameFromBytes(e.name), type: kind(e) }));
     },
     async open(path, flags, o) {
       return wrap(await meta.open(await host(path), numericFlags(flags), o?.mode ?? 0o644), flags);
     },
     mkdir: async (path, mode = 0o755) => meta.mkdir(await host(path), mode),
     unlink: async (path) => {
-      const full = await host(path);
-      if (verified.has(full)) forget(); // it was a symlink used as a directory
+      const name = await hostName(path);
+      if (verified.has(name)) forget(); // it was a symlink used as a directory
+      const full = hostPath(name);
       try {
         await meta.unlink(full);
       } catch (e) {
@@ -268,10 +282,15 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
     utimes: async (path, atimeMs, mtimeMs) => fsp.lutimes(await host(path), atimeMs / 1000, mtimeMs / 1000),
     chown: async (path, uid, gid) => fsp.lchown(await host(path), uid === 0xffffffff ? -1 : uid, gid === 0xffffffff ? -1 : gid),
     symlink: async (target, path) => {
-      await fsp.symlink(target, await host(path));
+      await fsp.symlink(hostPath(target), await host(path));
       forget();
     },
-    readlink: async (path) => fsp.readlink(await host(path)),
+    async readlink(path) {
+      const full = await host(path);
+      const target = await fsp.readlink(full);
+      // A target that is not UTF-8 reads as U+FFFD: then it is read again as bytes.
+      return target.includes('\uFFFD') ? nameFromBytes(await fsp.readlink(full, { encoding: 'buffer' })) : target;
+    },
     async mknod(path, mode, dev) {
       // Node has no mknod(2): regular files are opened, the rest made by coreutils.
       const full = await host(path);
@@ -283,6 +302,7 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
       );
       if (exists) throw new ShylockError('EEXIST', `mknod ${path}: it exists`);
       if (type === 0o100000 || type === 0) return meta.close(await meta.open(full, O.CREAT | O.EXCL | O.WRONLY, mode & 0o7777));
+      if (typeof full !== 'string') throw new ShylockError('EILSEQ', `mknod ${path}: a FIFO or device name must be UTF-8 here`);
       const args =
         type === 0o010000
           ? ['mkfifo', '-m', perm, full]

@@ -2,6 +2,7 @@ import {
   ByteBuffer,
   checkOffset,
   defineBackend,
+  nameByteLength,
   normalizePath,
   ShylockError,
   splitPath,
@@ -156,7 +157,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       return { type: 'directory', size: 0, nlink: 2 + dirs, ...base };
     }
     if (node.kind === 'stream') return { type: 'stream', size: 0, nlink: 1, ...base };
-    if (node.kind === 'symlink') return { type: 'symlink', size: Buffer.byteLength(node.target), nlink: 1, ...base };
+    if (node.kind === 'symlink') return { type: 'symlink', size: nameByteLength(node.target), nlink: 1, ...base };
     if (node.kind === 'special') return { type: node.type, size: 0, nlink: 1, ...(node.rdev ? { rdev: node.rdev } : {}), ...base };
     return { type: 'file', size: node.data.size, nlink: node.links, ...base };
   };
@@ -251,6 +252,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       streams: (options.streams ?? []).length > 0,
       chmod: true,
       utimes: true,
+      byteNames: true,
       symlinks: true,
       hardLinks: true,
       chown: true,

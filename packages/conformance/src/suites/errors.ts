@@ -18,6 +18,26 @@ export function errorsSuite({ test, backend, root, caps }: SuiteContext): void {
   test('a name over 255 bytes rejects ENAMETOOLONG', async () => {
     await expectCode(backend().stat(`${root()}/${'n'.repeat(256)}`), 'ENAMETOOLONG');
   });
+  test('a name of 255 bytes that are not UTF-8 is 255 bytes long, not ENAMETOOLONG', async () => {
+    // Each such byte is one lone surrogate (see nameBytes): stat finds nothing, or refuses text.
+    await expectCode(backend().stat(`${root()}/${'\udce9'.repeat(255)}`), caps().byteNames ? 'ENOENT' : 'EILSEQ');
+    await expectCode(backend().stat(`${root()}/${'\udce9'.repeat(256)}`), 'ENAMETOOLONG');
+  });
+  if (caps().write && caps().list) {
+    test(caps().byteNames ? 'a name that is not UTF-8 is kept byte for byte' : 'a name that is not UTF-8 rejects EILSEQ', async () => {
+      const dir = root();
+      const name = 'caf\udce9 \udcff\udc80 é'; // bytes 63 61 66 e9 20 ff 80 20 c3 a9
+      if (!caps().byteNames) {
+        await expectCode(writeFile(backend(), `${dir}/${name}`, 'x'), 'EILSEQ');
+        return;
+      }
+      await writeFile(backend(), `${dir}/${name}`, 'latin-1');
+      await writeFile(backend(), `${dir}/caf\udce8`, 'other');
+      const names = (await backend().list(dir)).map((e) => e.name).sort();
+      expect(names).toEqual([`caf\udce8`, name].sort());
+      expect((await backend().stat(`${dir}/${name}`)).size).toBe(7);
+    });
+  }
   test('a rejection carries the op, the path, the backend name and retryable', async () => {
     const path = `${root()}/missing`;
     const error = await backend().stat(path).then(
