@@ -23,8 +23,8 @@ debs=()
 case "$job" in
   # libfuse2 for the binding, fuse3 for fusermount, a compiler for the patched binding;
   # fio, libfuse3-dev and pkg-config for the FUSE benchmark's C reference; etcd and Redis for the
-  # backend benchmarks.
-  test) debs=(libfuse2 fuse3 python3 make g++ etcd-server etcd-client redis-server redis-tools) ;;
+  # backend benchmarks; stress-ng as an outside checker of the local mount.
+  test) debs=(libfuse2 fuse3 python3 make g++ etcd-server etcd-client redis-server redis-tools stress-ng) ;;
   demo) debs=(libfuse2 fuse3 python3 make g++) ;;
   bench) debs=(libfuse2 fuse3 python3 make g++ fio libfuse3-dev pkg-config etcd-server etcd-client redis-server redis-tools) ;;
 esac
