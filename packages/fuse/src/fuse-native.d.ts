@@ -39,7 +39,8 @@ declare module 'fuse-native' {
     /** Credits: bytes and operations per direction, -1 unlimited (patched build). */
     fastOpen?(fh: number, fd: number, read: boolean, write: boolean, readBytes: number, readOps: number, writeBytes: number, writeOps: number, flushNoop?: boolean): boolean;
     fastOpenMemory?(fh: number, bytes: Uint8Array, readBytes: number, readOps: number, flushNoop?: boolean): boolean;
-    fastCredit?(fh: number, write: boolean, bytes: number, ops: number): void;
+    /** Adds credit; returns what that direction then holds [bytes, ops] (-1: unlimited), or null. */
+    fastCredit?(fh: number, write: boolean, bytes: number, ops: number): [number, number] | null;
     /** The credit left: [readBytes, readOps, writeBytes, writeOps], or null. */
     fastClose?(fh: number): [number, number, number, number] | null;
     fastRevoke?(): void;

@@ -126,8 +126,6 @@ interface OpenFile {
 /** The first prepaid chunk of native I/O, and the largest: 256 KiB doubling up to 16 MiB. */
 const FIRST_CHUNK = 256 * 1024;
 const MAX_CHUNK = 16 * 1024 * 1024;
-/** Operations prepaid with a chunk: one per 4 KiB, the smallest read a program makes of a page. */
-const opsOf = (bytes: number) => bytes / 4096;
 
 /** Checks the mountpoint; unmounts a stale FUSE mount left by a crashed process. */
 async function prepareMountpoint(mountpoint: string, create: boolean): Promise<void> {
@@ -398,20 +396,29 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     return stream && !directIo ? fd | perOpenDirectIo : fd;
   };
   /**
-   * After a request of a native file went through JavaScript (its credit ran out): prepays the
-   * next chunk of that direction, doubling up to MAX_CHUNK and halving when the rule cannot pay.
-   * While it cannot, the file's requests go through JavaScript, where each waits its turn.
+   * After a request of a native file went through JavaScript (its credit ran out): tops the
+   * credit of that direction up to the next chunk, doubling up to MAX_CHUNK and halving when the
+   * rule cannot pay, with one operation per request of the size just seen (the kernel sends a
+   * sequential reader 128 KiB at a time, a random one 4 KiB): the file holds about what it will
+   * use, and pays only what it lacks. While the rule cannot pay, the file's requests go through
+   * JavaScript, where each waits its turn.
    */
-  const refill = (fd: number, file: OpenFile, kind: 'read' | 'write') => {
+  const refill = (fd: number, file: OpenFile, kind: 'read' | 'write', length: number) => {
     const n = file.native;
     if (!n?.charged || files.get(fd) !== file) return;
+    const write = kind === 'write';
+    const left = fuse.fastCredit!(fd, write, 0, 0);
+    if (!left) return;
     const bytes = n.chunk[kind];
-    if (!file.handle.native!.charge!(kind, bytes, opsOf(bytes))) {
+    const needBytes = Math.max(0, bytes - left[0]);
+    const needOps = Math.max(0, Math.ceil(bytes / Math.max(1, length)) - left[1]);
+    if (needBytes === 0 && needOps === 0) return;
+    if (!file.handle.native!.charge!(kind, needBytes, needOps)) {
       // Settle at the largest chunk the rule's burst allows.
       n.chunk[kind] = Math.max(FIRST_CHUNK, bytes / 2);
       return;
     }
-    fuse.fastCredit!(fd, kind === 'write', bytes, opsOf(bytes));
+    fuse.fastCredit!(fd, write, needBytes, needOps);
     n.chunk[kind] = Math.min(MAX_CHUNK, bytes * 2);
   };
   /** Stops native I/O on fd (before its descriptor closes) and gives back unused credit. */
@@ -561,7 +568,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       call(
         'read',
         path,
-        file.native?.charged ? (code, ...rest) => (cb(code, ...rest), refill(fd, file, 'read')) : cb,
+        file.native?.charged ? (code, ...rest) => (cb(code, ...rest), refill(fd, file, 'read', length)) : cb,
         () => file.handle.read(length === buffer.length ? buffer : buffer.subarray(0, length), file.stream ? null : position),
         'count',
         file.stream ? 0 : timeoutMs,
@@ -577,7 +584,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       call(
         'write',
         path,
-        file.native?.charged ? (code, ...rest) => (cb(code, ...rest), refill(fd, file, 'write')) : cb,
+        file.native?.charged ? (code, ...rest) => (cb(code, ...rest), refill(fd, file, 'write', length)) : cb,
         () => write(length === buffer.length ? buffer : buffer.subarray(0, length), file.stream ? null : position),
         'count',
         timeoutMs,

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localBackend } from '@shylock/local';
@@ -26,10 +27,11 @@ describe('native I/O through a local mount', () => {
     cleanups.push(c);
     [mntQ, c] = await tempDir('native-qos');
     cleanups.push(c);
-    for (const d of ['tight', 'loose', 'free', 'small', 'live']) await mkdir(`${backing}/${d}`);
+    for (const d of ['tight', 'loose', 'free', 'small', 'live', 'ops']) await mkdir(`${backing}/${d}`);
     await writeFile(`${backing}/tight/big`, new Uint8Array(10 * MiB));
     await writeFile(`${backing}/loose/big`, new Uint8Array(256 * MiB));
     await writeFile(`${backing}/live/big`, new Uint8Array(64 * MiB));
+    await writeFile(`${backing}/ops/big`, new Uint8Array(64 * MiB));
     for (let i = 0; i < 100; i++) await writeFile(`${backing}/small/f${i}`, new Uint8Array(4096).fill(i));
     policy = createPolicy(
       [
@@ -37,6 +39,7 @@ describe('native I/O through a local mount', () => {
         { path: '/loose', readBytesPerSec: 64 * MiB },
         { path: '/small', readBytesPerSec: 8 * MiB },
         { path: '/live', readBytesPerSec: 64 * MiB, burst: 1 },
+        { path: '/ops', readOpsPerSec: 1_000_000 },
       ],
       { root: mntQ },
     );
@@ -113,6 +116,35 @@ describe('native I/O through a local mount', () => {
     // The kernel sends each release after close(2) has returned: the last refund may lag.
     for (let i = 0; i < 100 && readBytes('/small') - before !== 100 * 4096; i++) await new Promise((res) => setTimeout(res, 20));
     expect(readBytes('/small') - before).toBe(100 * 4096);
+  });
+  it('a file read natively holds about the operations it uses, not one per 4 KiB', async () => {
+    // 32 MiB read 128 KiB at a time is 256 requests. Prepaid credit counts as spent until close:
+    // one operation per 4 KiB would hold 8,192 and more for the chunk ahead.
+    const opsNow = () => policy.stats().find((s) => s.path === '/ops')!.read.ops;
+    const before = opsNow();
+    const child = spawn('python3', [
+      '-c',
+      `import sys, time
+f = open(sys.argv[1], 'rb', buffering=0)
+n = 0
+while n < 32 * 1048576: n += len(f.read(131072))
+print('read', flush=True)
+time.sleep(2)`,
+      `${mntQ}/ops/big`,
+    ]);
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => d.toString().includes('read') && resolve());
+        child.on('exit', () => reject(new Error('the reader ended early')));
+      });
+      const held = opsNow() - before;
+      expect(held).toBeGreaterThanOrEqual(256);
+      expect(held).toBeLessThan(512);
+    } finally {
+      child.kill();
+      await exited;
+    }
   });
   it('a rule tightened while a file is read natively applies at once, prepaid credit or not', async () => {
     // Reading 4.5 MiB under 64 MiB/s with a 1 s burst leaves megabytes of prepaid credit (chunks
