@@ -173,6 +173,31 @@ describe('shylock', () => {
       expect(await r.exited).toBe(0);
     }
   });
+  it('local passes extended attributes through; --no-xattrs turns them off', async () => {
+    const src = await tempDir('src');
+    await writeFile(join(src, 'f'), 'x');
+    const { execFile } = await import('node:child_process');
+    const py = (dir: string) =>
+      new Promise<string>((resolve) =>
+        execFile(
+          '/usr/bin/python3',
+          ['-c', `import os, sys\ntry:\n os.setxattr(sys.argv[1], 'user.k', b'v'); print(os.getxattr(sys.argv[1], 'user.k').decode())\nexcept OSError as e: print(e.strerror)`, `${dir}/f`],
+          (_e, stdout) => resolve(stdout.trim()),
+        ),
+      );
+    const seen: string[] = [];
+    for (const args of [[], ['--no-xattrs']]) {
+      const mnt = await tempDir('mnt');
+      const r = await start(['local', src, mnt, ...args]);
+      try {
+        seen.push(await py(mnt));
+      } finally {
+        r.child.kill('SIGTERM');
+        expect(await r.exited).toBe(0);
+      }
+    }
+    expect(seen).toEqual(['v', 'Operation not supported']);
+  });
   it('local serves $PATHQOS_DIR, and --read-only refuses writes', async () => {
     const src = await tempDir('src');
     await writeFile(join(src, 'hello.txt'), 'hi\n');

@@ -13,6 +13,7 @@ import { streamsSuite } from './suites/streams.js';
 import { truncateSuite } from './suites/truncate.js';
 import { unlinkSuite } from './suites/unlink.js';
 import { writeSuite } from './suites/write.js';
+import { xattrsSuite } from './suites/xattrs.js';
 
 const SUITES = {
   stat: statSuite,
@@ -27,6 +28,7 @@ const SUITES = {
   links: linksSuite,
   errors: errorsSuite,
   streams: streamsSuite,
+  xattrs: xattrsSuite,
 } as const;
 
 /**

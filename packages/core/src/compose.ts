@@ -101,6 +101,17 @@ export function compose(mounts: Record<string, Backend>, options: ComposeOptions
     return fn.bind(r.backend) as NonNullable<Backend[K]>;
   };
 
+  const xattrMethod = <K extends 'getxattr' | 'setxattr' | 'listxattr' | 'removexattr'>(op: K, r: Resolved): NonNullable<Backend[K]> => {
+    const fn = r.backend[op];
+    if (typeof fn !== 'function') {
+      throw new ShylockError('ENOTSUP', `${op}: ${r.backend.name} at ${r.mount} has no extended attributes`, {
+        op,
+        backend: r.backend.name,
+      });
+    }
+    return fn.bind(r.backend) as NonNullable<Backend[K]>;
+  };
+
   const all = [...table.values()];
   const capabilities = {} as Capabilities;
   for (const key of Object.keys(NO_CAPABILITIES) as (keyof Capabilities)[]) {
@@ -226,6 +237,32 @@ export function compose(mounts: Record<string, Backend>, options: ComposeOptions
       const r = need('readlink', path);
       return via('readlink', path, r, () => method('readlink', r)(r.inner));
     },
+    // Extended attributes where a member has them; a member without answers ENOTSUP (ENOSYS would
+    // make the kernel stop asking the whole mount).
+    ...(all.some((b) => b.getxattr)
+      ? {
+          async getxattr(path: string, attr: string) {
+            if (isVirtual(path)) notHere('getxattr', path);
+            const r = need('getxattr', path);
+            return via('getxattr', path, r, () => xattrMethod('getxattr', r)(r.inner, attr));
+          },
+          async setxattr(path: string, attr: string, value: Uint8Array, flags?: number) {
+            if (isVirtual(path)) notHere('setxattr', path);
+            const r = need('setxattr', path);
+            return via('setxattr', path, r, () => xattrMethod('setxattr', r)(r.inner, attr, value, flags));
+          },
+          async listxattr(path: string) {
+            if (isVirtual(path)) return [];
+            const r = need('listxattr', path);
+            return via('listxattr', path, r, () => xattrMethod('listxattr', r)(r.inner));
+          },
+          async removexattr(path: string, attr: string) {
+            if (isVirtual(path)) notHere('removexattr', path);
+            const r = need('removexattr', path);
+            return via('removexattr', path, r, () => xattrMethod('removexattr', r)(r.inner, attr));
+          },
+        }
+      : {}),
     async symlink(target, path) {
       if (table.has(path) || isVirtual(path)) {
         throw new ShylockError('EEXIST', `symlink ${path}: it exists`, { op: 'symlink', path, backend: name });

@@ -18,6 +18,7 @@ export const NO_CAPABILITIES: Readonly<Capabilities> = Object.freeze({
   chmod: false,
   utimes: false,
   byteNames: false,
+  xattrs: false,
   symlinks: false,
   hardLinks: false,
   chown: false,
@@ -39,9 +40,24 @@ export const MUTATING_CAPABILITIES = [
   'hardLinks',
   'chown',
   'specialFiles',
+  'xattrs',
 ] as const satisfies readonly (keyof Capabilities)[];
 
-const OPTIONAL_PATH_METHODS = ['mkdir', 'unlink', 'rmdir', 'truncate', 'chmod', 'utimes', 'chown', 'readlink', 'mknod'] as const;
+const OPTIONAL_PATH_METHODS = [
+  'mkdir',
+  'unlink',
+  'rmdir',
+  'truncate',
+  'chmod',
+  'utimes',
+  'chown',
+  'readlink',
+  'mknod',
+  'getxattr',
+  'setxattr',
+  'listxattr',
+  'removexattr',
+] as const;
 
 function checkSignal(op: string, path: string, backend: string, options?: OpOptions): void {
   if (options?.signal?.aborted) throw abortError(options.signal, { op, path, backend });
@@ -116,9 +132,9 @@ export function defineBackend(
     },
   };
   for (const method of OPTIONAL_PATH_METHODS) {
-    const fn = impl[method] as ((path: string, ...rest: number[]) => Promise<void>) | undefined;
+    const fn = impl[method] as ((path: string, ...rest: unknown[]) => Promise<unknown>) | undefined;
     if (typeof fn !== 'function') continue;
-    (backend as unknown as Record<string, unknown>)[method] = async (path: string, ...rest: number[]) => {
+    (backend as unknown as Record<string, unknown>)[method] = async (path: string, ...rest: unknown[]) => {
       const p = normalize(path, method);
       try {
         return await fn.call(impl, p, ...rest);

@@ -5,7 +5,8 @@ import type { Backend, FileHandle, Layer } from './types.js';
 
 /**
  * A layer that refuses every change with EROFS: `open` for writing, create or truncate, and
- * mkdir / unlink / rmdir / rename / truncate / chmod / utimes. Reads pass through untouched.
+ * mkdir / unlink / rmdir / rename / truncate / chmod / utimes / setxattr … Reads (and getxattr,
+ * listxattr) pass through untouched.
  */
 export const readOnly: Layer = (inner: Backend): Backend => {
   const erofs = (op: string, path: string) =>
@@ -49,7 +50,11 @@ export const readOnly: Layer = (inner: Backend): Backend => {
     mknod: (path) => erofs('mknod', path),
     symlink: (_target, path) => erofs('symlink', path),
     link: (_from, to) => erofs('link', to),
+    setxattr: (path) => erofs('setxattr', path),
+    removexattr: (path) => erofs('removexattr', path),
     ...(inner.readlink ? { readlink: (path: string) => inner.readlink!(path) } : {}),
+    ...(inner.getxattr ? { getxattr: (path: string, name: string) => inner.getxattr!(path, name) } : {}),
+    ...(inner.listxattr ? { listxattr: (path: string) => inner.listxattr!(path) } : {}),
     ...(inner.statfs ? { statfs: () => inner.statfs!() } : {}),
     ...(inner.watch ? { watch: (listener: (path: string | null) => void) => inner.watch!(listener) } : {}),
     close: () => inner.close(),

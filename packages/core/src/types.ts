@@ -108,6 +108,8 @@ export interface Capabilities {
    * U+DC80..U+DCFF in the path; see `nameBytes`). Without it such a path rejects EILSEQ.
    */
   byteNames: boolean;
+  /** `getxattr`, `setxattr`, `listxattr` and `removexattr`: extended attributes. */
+  xattrs: boolean;
 }
 
 /**
@@ -194,8 +196,9 @@ export interface Backend {
   readonly capabilities: Readonly<Capabilities>;
   /**
    * Set when every path P of this backend is the host file `nativeRoot + P` and `stat(P)` is what
-   * `lstat` of it reports (a local directory passed through). An adapter may then answer stat
-   * itself: the FUSE adapter does it on its FUSE threads. A layer that changes `stat` leaves it out.
+   * `lstat` of it reports (a local directory passed through), and `getxattr`/`listxattr`, where
+   * present, are the host file's own. An adapter may then answer those itself: the FUSE adapter
+   * does it on its FUSE threads. A layer that changes them leaves `nativeRoot` out.
    */
   readonly nativeRoot?: string;
   /** Rejects ENOENT when missing, ENOTDIR when a parent is a file. Does not follow a symlink at `path`. */
@@ -238,6 +241,21 @@ export interface Backend {
   mknod?(path: string, mode: number, dev: number): Promise<void>;
   /** Makes `newPath` another name of the file `existingPath`. Rejects ENOENT, EEXIST, EPERM on directories. */
   link?(existingPath: string, newPath: string): Promise<void>;
+  /**
+   * The value of one extended attribute (`user.comment`, `security.capability` …) of `path`
+   * itself (not following a symlink). Rejects ENODATA when it has none, ENOTSUP where the store
+   * has no such attributes.
+   */
+  getxattr?(path: string, name: string): Promise<Uint8Array>;
+  /**
+   * Sets an extended attribute. `flags`: 1 (XATTR_CREATE) rejects EEXIST when it exists, 2
+   * (XATTR_REPLACE) ENODATA when it does not. Rejects E2BIG / ENOSPC over the store's limits.
+   */
+  setxattr?(path: string, name: string, value: Uint8Array, flags?: number): Promise<void>;
+  /** The names of the extended attributes of `path` itself. */
+  listxattr?(path: string): Promise<string[]>;
+  /** Removes an extended attribute. Rejects ENODATA when there is none. */
+  removexattr?(path: string, name: string): Promise<void>;
   /** Space and file counts for `df`. */
   statfs?(): Promise<StatFs>;
   /**

@@ -1,2 +1,2 @@
-export { mount, unmountPath, isMounted } from './mount.js';
+export { mount, unmountPath, isMounted, hostXattr } from './mount.js';
 export type { Mount, MountOptions } from './mount.js';

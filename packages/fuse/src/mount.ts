@@ -5,6 +5,7 @@ import { resolve as resolvePath } from 'node:path';
 import { promisify } from 'node:util';
 import {
   ERRNO,
+  isShylockError,
   parseOpenFlags,
   readOnly as readOnlyLayer,
   ShylockError,
@@ -269,7 +270,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     for (const entry of inflight) if (entry.deadline <= now) entry.expire();
   }, 1000);
   sweep.unref();
-  const MUTATING = new Set(['create', 'write', 'truncate', 'ftruncate', 'mkdir', 'rmdir', 'unlink', 'rename', 'chmod', 'chown', 'utimens', 'symlink', 'link', 'mknod', 'flush', 'release']);
+  const MUTATING = new Set(['create', 'write', 'truncate', 'ftruncate', 'mkdir', 'rmdir', 'unlink', 'rename', 'chmod', 'chown', 'utimens', 'symlink', 'link', 'mknod', 'flush', 'release', 'setxattr', 'removexattr']);
   /** Runs an operation; answers `cb(errno)`, or `cb(0, ...result)` (`cb(count)` for read/write). */
   /**
    * Adaptive polling: waking Node's idle event loop costs more than most requests. While requests
@@ -678,6 +679,26 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       });
     },
     link: (from: string, to: string, cb: Cb) => call('link', to, cb, () => need('link', to)(from, to)),
+    // Extended attributes, where the backend has them. The kernel asks for security.capability
+    // before every write: a backend with nativeRoot has getxattr and listxattr answered on the
+    // FUSE threads, and "no such attribute" (ENODATA) is an answer, not an error to log.
+    ...(fs.getxattr
+      ? {
+          getxattr: (path: string, name: string, _position: number, cb: Cb) =>
+            call(
+              'getxattr',
+              path,
+              cb,
+              () => fs.getxattr!(path, name).catch((e: unknown) => (isShylockError(e) && e.code === 'ENODATA' ? undefined : Promise.reject(e))),
+              // No value: the binding answers ENODATA.
+              (value) => [value],
+            ),
+          listxattr: (path: string, cb: Cb) => call('listxattr', path, cb, () => need('listxattr', path)(path), (names) => [names]),
+          setxattr: (path: string, name: string, value: Buffer, _position: number, flags: number, cb: Cb) =>
+            call('setxattr', path, cb, () => need('setxattr', path)(path, name, value, flags)),
+          removexattr: (path: string, name: string, cb: Cb) => call('removexattr', path, cb, () => need('removexattr', path)(path, name)),
+        }
+      : {}),
   };
 
   const attrTimeout = options.attrTimeout ?? 0;
@@ -752,6 +773,24 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   };
   return { mountpoint: target, backend: fs, unmount, [Symbol.asyncDispose]: unmount };
 }
+
+/**
+ * Extended attributes of host files (l*xattr on a path, a symlink's own), synchronous, from
+ * shylock's build of the FUSE binding: give it to `localBackend({ root, xattrs: hostXattr })` so a
+ * local directory has extended attributes (Node's `fs` has no calls for them). 'get' returns the
+ * value, 'list' the names NUL-terminated, 'set' and 'remove' 0; a failure returns -errno.
+ */
+export const hostXattr = (
+  op: 'get' | 'set' | 'list' | 'remove',
+  path: string | Buffer,
+  name?: string,
+  value?: Uint8Array,
+  flags?: number,
+): Buffer | number => {
+  const Fuse = loadBinding() as { hostXattr?: typeof hostXattr };
+  if (!Fuse.hostXattr) return -ERRNO.ENOTSUP;
+  return Fuse.hostXattr(op, path, name, value, flags);
+};
 
 function loadBinding(): typeof FuseType {
   try {

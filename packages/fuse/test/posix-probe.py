@@ -53,6 +53,9 @@ if nobody:
     case('read 0600 root file', lambda: read('secret.txt'))
     case('list 0700 root dir', lambda: sorted(os.listdir('private')))
     case('utime root file to a past time', lambda: os.utime('root.txt', (1, 1)))
+    case('setxattr on a 0644 root file', lambda: os.setxattr('root.txt', 'user.k', b'1'))
+    case('setxattr on an own file', lambda: (os.setxattr('sticky/mine', 'user.k', b'1'), os.getxattr('sticky/mine', 'user.k'))[1])
+    case('trusted attribute as nobody', lambda: os.setxattr('sticky/mine', 'trusted.k', b'1'))
     print('\n'.join(out))
     sys.exit(0)
 
@@ -143,5 +146,23 @@ case('a name of 256 such bytes', lambda: write(b'\xe9' * 256, b'x'))
 case('rename between names that are not UTF-8', lambda: (os.mkdir(b'dir\xf0'), os.rename(b'caf\xe9', b'dir\xf0/\xe8t\xe9'), os.listdir(b'dir\xf0'))[2])
 case('a symlink target that is not UTF-8', lambda: (os.symlink(b'tar\xe9get', b'ln\xe9'), os.readlink(b'ln\xe9'))[1])
 case('a name of valid UTF-8 with U+FFFD stays as it is', lambda: (write('r\ufffd\u00e9'.encode(), b'y'), sorted(n for n in os.listdir(b'.') if n.startswith(b'r\xef')))[1])
+# extended attributes
+def xa_err(fn):
+    try:
+        fn()
+        return 'ok'
+    except OSError as e:
+        return errno.errorcode.get(e.errno, e.errno)
+case('setxattr and getxattr', lambda: (write('xa', b'x'), os.setxattr('xa', 'user.k', b'v\x00\xff'), os.getxattr('xa', 'user.k'))[2])
+case('listxattr', lambda: (os.setxattr('xa', 'user.k2', b''), sorted(n for n in os.listxattr('xa') if n.startswith('user.')))[1])
+case('setxattr XATTR_CREATE over an attribute', lambda: os.setxattr('xa', 'user.k', b'2', os.XATTR_CREATE))
+case('setxattr XATTR_REPLACE of none', lambda: os.setxattr('xa', 'user.none', b'2', os.XATTR_REPLACE))
+case('getxattr and removexattr of none', lambda: (xa_err(lambda: os.getxattr('xa', 'user.none')), xa_err(lambda: os.removexattr('xa', 'user.none'))))
+case('removexattr', lambda: (os.removexattr('xa', 'user.k2'), sorted(n for n in os.listxattr('xa') if n.startswith('user.')))[1])
+case('a 4000-byte value', lambda: (os.setxattr('xa', 'user.big', b'b' * 4000), len(os.getxattr('xa', 'user.big')))[1])
+case('a user attribute on a symlink itself', lambda: os.setxattr('sl', 'user.k', b'1', follow_symlinks=False))
+case('getxattr through a symlink', lambda: (os.symlink('xa', 'xa-link'), os.getxattr('xa-link', 'user.k'))[1])
+case('trusted attribute as root', lambda: (os.setxattr('xa', 'trusted.k', b't'), os.getxattr('xa', 'trusted.k'))[1])
+case('attributes of a directory', lambda: (os.setxattr('d1', 'user.dir', b'd'), os.getxattr('d1', 'user.dir'))[1])
 
 print('\n'.join(out))

@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import {
   defineBackend,
+  ERRNO,
   hasRawBytes,
   isUnder,
   nameBytes,
@@ -14,6 +15,7 @@ import {
   ShylockError,
   type Backend,
   type DirEntry,
+  type ErrorCode,
   type FileHandle,
   type FileType,
   type OpenFlags,
@@ -43,7 +45,27 @@ export interface LocalBackendOptions {
    * system.
    */
   data?: 'sync' | 'async';
+  /**
+   * Extended attributes of the host files, which Node's `fs` cannot reach: `hostXattr` from
+   * `@shylock/fuse` (shylock's build of the FUSE binding) is one. With it the backend has the
+   * `xattrs` capability; without it, none.
+   */
+  xattrs?: HostXattr;
 }
+
+/**
+ * Extended attributes of a host file itself (l*xattr: a symlink's own), synchronous: 'get' gives
+ * the value, 'set' and 'remove' 0, 'list' the names, each NUL-terminated; a failure is -errno.
+ */
+export type HostXattr = (
+  op: 'get' | 'set' | 'list' | 'remove',
+  path: string | Buffer,
+  name?: string,
+  value?: Uint8Array,
+  flags?: number,
+) => Buffer | number;
+
+const CODE_OF = new Map<number, ErrorCode>(Object.entries(ERRNO).map(([code, n]) => [n, code as ErrorCode]));
 
 function typeOf(s: Stats): FileType {
   if (s.isFile()) return 'file';
@@ -117,6 +139,19 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
     throw new ShylockError('EINVAL', `localBackend: data must be 'sync' or 'async', got ${String(opts.data)}`);
   }
   const syncData = (opts.data ?? (sync ? 'sync' : 'async')) === 'sync';
+  const xattrs = opts.xattrs;
+  if (xattrs !== undefined && typeof xattrs !== 'function') {
+    throw new ShylockError('EINVAL', 'localBackend: xattrs must be a function such as hostXattr from @shylock/fuse');
+  }
+  /** Runs a HostXattr call; a negative answer becomes that errno. */
+  const xattr = <T extends Buffer | number>(op: Parameters<HostXattr>[0], path: string, ...args: [string | Buffer, string?, Uint8Array?, number?]): T => {
+    const r = xattrs!(op, ...args);
+    if (typeof r === 'number' && r < 0) {
+      const code = CODE_OF.get(-r) ?? 'EIO';
+      throw new ShylockError(code, `${op}xattr ${path}: ${code}`, { op: `${op}xattr`, path });
+    }
+    return r as T;
+  };
   /** The metadata calls, synchronous or not (see `metadata`). */
   const meta = sync
     ? {
@@ -235,6 +270,7 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
       hardLinks: true,
       chown: true,
       specialFiles: true,
+      xattrs: xattrs !== undefined,
     },
     async stat(path) {
       return toStat(await meta.lstat(await host(path)));
@@ -320,6 +356,21 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
       }
     },
     link: async (from, to) => fsp.link(await host(from), await host(to)),
+    ...(xattrs
+      ? {
+          getxattr: async (path: string, attr: string) => new Uint8Array(xattr<Buffer>('get', path, await host(path), attr)),
+          async setxattr(path: string, attr: string, value: Uint8Array, flags = 0) {
+            xattr('set', path, await host(path), attr, value, flags);
+          },
+          async listxattr(path: string) {
+            const names = xattr<Buffer>('list', path, await host(path)).toString('latin1').split('\0');
+            return names.filter((n) => n !== '').map((n) => nameFromBytes(Buffer.from(n, 'latin1')));
+          },
+          async removexattr(path: string, attr: string) {
+            xattr('remove', path, await host(path), attr);
+          },
+        }
+      : {}),
     async statfs() {
       const s = await fsp.statfs(root);
       return { bsize: s.bsize, blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree, namemax: 255 };

@@ -1,2 +1,2 @@
 export { localBackend } from './backend.js';
-export type { LocalBackendOptions } from './backend.js';
+export type { HostXattr, LocalBackendOptions } from './backend.js';

@@ -15,8 +15,8 @@ import {
  * it runs and its bytes after (the bytes actually read, so a short read at the end of a file is
  * not overcharged; the data is handed over only once it is paid for). Each `write` counts one
  * write operation and its bytes before it runs. `list` counts a read operation; mkdir, unlink,
- * rmdir, rename, truncate, chmod and utimes count a write operation. `stat` is free: the kernel
- * asks for it far more often than programs do.
+ * rmdir, rename, truncate, chmod, utimes, setxattr and removexattr count a write operation. `stat`,
+ * getxattr and listxattr are free: the kernel asks for them far more often than programs do.
  *
  * Rule changes apply at once, also to files already open.
  *
@@ -43,10 +43,10 @@ export function qosLayer(policy: QosPolicy): Layer {
       },
       close: () => inner.close(),
     };
-    for (const method of ['mkdir', 'unlink', 'rmdir', 'truncate', 'chmod', 'utimes', 'chown', 'mknod'] as const) {
-      const fn = inner[method] as ((path: string, ...rest: number[]) => Promise<void>) | undefined;
+    for (const method of ['mkdir', 'unlink', 'rmdir', 'truncate', 'chmod', 'utimes', 'chown', 'mknod', 'setxattr', 'removexattr'] as const) {
+      const fn = inner[method] as ((path: string, ...rest: unknown[]) => Promise<void>) | undefined;
       if (!fn) continue;
-      (layered as unknown as Record<string, unknown>)[method] = async (path: string, ...rest: number[]) => {
+      (layered as unknown as Record<string, unknown>)[method] = async (path: string, ...rest: unknown[]) => {
         await op(path, 'write');
         return fn.call(inner, path, ...rest);
       };
@@ -67,6 +67,9 @@ export function qosLayer(policy: QosPolicy): Layer {
       };
     }
     if (readlink) layered.readlink = (path) => readlink.call(inner, path);
+    // Reading extended attributes is free, as stat is (the kernel asks before every write).
+    if (inner.getxattr) layered.getxattr = inner.getxattr.bind(inner);
+    if (inner.listxattr) layered.listxattr = inner.listxattr.bind(inner);
     if (inner.statfs) layered.statfs = inner.statfs.bind(inner);
     if (inner.watch) layered.watch = inner.watch.bind(inner);
     return defineBackend(layered);
