@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { localBackend } from '@shylock/local';
 import { createPolicy } from '@shylock/qos';
-import { mount } from '@shylock/fuse';
+import { hostXattr, mount } from '@shylock/fuse';
 import { startPassthrough } from '@shylock/test-servers';
 
 const run = promisify(execFile);
@@ -45,12 +45,15 @@ try {
   // libfuse's C passthrough example, built here from Debian's libfuse3-dev: the reference.
   passthrough = await startPassthrough(work);
   targets.push({ name: "libfuse's C passthrough", dir: passthrough.through(backing) });
-  mounts.push(await mount(localBackend({ root: backing }), mntS));
+  // With extended attributes, as the C example has them (the kernel then asks for
+  // security.capability before every write, on both).
+  const local = () => localBackend({ root: backing, xattrs: hostXattr });
+  mounts.push(await mount(local(), mntS));
   targets.push({ name: 'shylock local mount', dir: mntS });
   const policy = createPolicy([{ path: '/', readBytesPerSec: 1e15, writeBytesPerSec: 1e15, readOpsPerSec: 1e12, writeOpsPerSec: 1e12 }]);
-  mounts.push(await mount(localBackend({ root: backing }), mntQ, { qos: policy }));
+  mounts.push(await mount(local(), mntQ, { qos: policy }));
   targets.push({ name: 'shylock local mount + QoS rule (never throttles)', dir: mntQ });
-  mounts.push(await mount(localBackend({ root: backing }), mntA, { attrTimeout: 1 }));
+  mounts.push(await mount(local(), mntA, { attrTimeout: 1 }));
   targets.push({ name: 'shylock local mount, attrTimeout 1 s (the C example uses 0)', dir: mntA });
 
   // Rounds interleave the targets (C, shylock, C, shylock …) and each keeps its best: this

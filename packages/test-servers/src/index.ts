@@ -170,15 +170,16 @@ const PASSTHROUGH_SRC = '/usr/share/doc/libfuse3-dev/examples/passthrough.c';
 
 /**
  * Builds libfuse's C passthrough example from Debian's `libfuse3-dev` (with gcc and pkg-config)
- * and mounts it in the foreground on a new directory under `parent`. Ready when the kernel lists
- * the mount.
+ * and mounts it in the foreground on a new directory under `parent`, with its extended attribute
+ * calls compiled in (HAVE_SETXATTR), as shylock's local mounts have them. Ready when the kernel
+ * lists the mount.
  */
 export async function startPassthrough(parent = tmpdir()): Promise<Passthrough> {
   await ensureDebian(['libfuse3-dev', 'pkg-config', 'gcc', 'fuse3']);
   const dir = await mkdtemp(join(parent, 'shylock-passthrough-'));
   const bin = join(dir, 'passthrough');
   const mountpoint = join(dir, 'mnt');
-  await run('bash', ['-c', `gcc -Wall -O2 ${PASSTHROUGH_SRC} -o ${bin} $(pkg-config fuse3 --cflags --libs) && mkdir ${mountpoint}`]);
+  await run('bash', ['-c', `gcc -Wall -O2 -DHAVE_SETXATTR ${PASSTHROUGH_SRC} -o ${bin} $(pkg-config fuse3 --cflags --libs) && mkdir ${mountpoint}`]);
   const child = spawn(bin, ['-f', mountpoint], { stdio: 'ignore' });
   const mounted = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === mountpoint);
   let stopped = false;
