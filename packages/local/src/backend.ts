@@ -148,7 +148,8 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
     const r = xattrs!(op, ...args);
     if (typeof r === 'number' && r < 0) {
       const code = CODE_OF.get(-r) ?? 'EIO';
-      throw new ShylockError(code, `${op}xattr ${path}: ${code}`, { op: `${op}xattr`, path });
+      const attr = args[1] === undefined ? '' : ` ${args[1]}`;
+      throw new ShylockError(code, `${op}xattr ${path}${attr}: the host answered ${code}`, { op: `${op}xattr`, path });
     }
     return r as T;
   };
@@ -358,7 +359,7 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
     link: async (from, to) => fsp.link(await host(from), await host(to)),
     ...(xattrs
       ? {
-          getxattr: async (path: string, attr: string) => new Uint8Array(xattr<Buffer>('get', path, await host(path), attr)),
+          getxattr: async (path: string, attr: string): Promise<Uint8Array> => xattr<Buffer>('get', path, await host(path), attr),
           async setxattr(path: string, attr: string, value: Uint8Array, flags = 0) {
             xattr('set', path, await host(path), attr, value, flags);
           },
