@@ -87,27 +87,18 @@ export function compose(mounts: Record<string, Backend>, options: ComposeOptions
   const notHere = (op: string, path: string): never => {
     throw new ShylockError('EPERM', `${op} ${path}: this directory only holds mounts`, { op, path, backend: name });
   };
-  const method = <K extends 'mkdir' | 'unlink' | 'rmdir' | 'truncate' | 'chmod' | 'utimes' | 'chown' | 'readlink' | 'mknod'>(
-    op: K,
-    r: Resolved,
-  ): NonNullable<Backend[K]> => {
+  type Optional = 'mkdir' | 'unlink' | 'rmdir' | 'truncate' | 'chmod' | 'utimes' | 'chown' | 'readlink' | 'mknod';
+  type Xattr = 'getxattr' | 'setxattr' | 'listxattr' | 'removexattr';
+  /** The member's method, bound; ENOSYS where it has none (ENOTSUP for extended attributes). */
+  const method = <K extends Optional | Xattr>(op: K, r: Resolved): NonNullable<Backend[K]> => {
     const fn = r.backend[op];
     if (typeof fn !== 'function') {
-      throw new ShylockError('ENOSYS', `${op}: ${r.backend.name} at ${r.mount} does not support it`, {
-        op,
-        backend: r.backend.name,
-      });
-    }
-    return fn.bind(r.backend) as NonNullable<Backend[K]>;
-  };
-
-  const xattrMethod = <K extends 'getxattr' | 'setxattr' | 'listxattr' | 'removexattr'>(op: K, r: Resolved): NonNullable<Backend[K]> => {
-    const fn = r.backend[op];
-    if (typeof fn !== 'function') {
-      throw new ShylockError('ENOTSUP', `${op}: ${r.backend.name} at ${r.mount} has no extended attributes`, {
-        op,
-        backend: r.backend.name,
-      });
+      const xattr = op.endsWith('xattr');
+      throw new ShylockError(
+        xattr ? 'ENOTSUP' : 'ENOSYS',
+        `${op}: ${r.backend.name} at ${r.mount} ${xattr ? 'has no extended attributes' : 'does not support it'}`,
+        { op, backend: r.backend.name },
+      );
     }
     return fn.bind(r.backend) as NonNullable<Backend[K]>;
   };
@@ -244,22 +235,22 @@ export function compose(mounts: Record<string, Backend>, options: ComposeOptions
           async getxattr(path: string, attr: string) {
             if (isVirtual(path)) notHere('getxattr', path);
             const r = need('getxattr', path);
-            return via('getxattr', path, r, () => xattrMethod('getxattr', r)(r.inner, attr));
+            return via('getxattr', path, r, () => method('getxattr', r)(r.inner, attr));
           },
           async setxattr(path: string, attr: string, value: Uint8Array, flags?: number) {
             if (isVirtual(path)) notHere('setxattr', path);
             const r = need('setxattr', path);
-            return via('setxattr', path, r, () => xattrMethod('setxattr', r)(r.inner, attr, value, flags));
+            return via('setxattr', path, r, () => method('setxattr', r)(r.inner, attr, value, flags));
           },
           async listxattr(path: string) {
             if (isVirtual(path)) return [];
             const r = need('listxattr', path);
-            return via('listxattr', path, r, () => xattrMethod('listxattr', r)(r.inner));
+            return via('listxattr', path, r, () => method('listxattr', r)(r.inner));
           },
           async removexattr(path: string, attr: string) {
             if (isVirtual(path)) notHere('removexattr', path);
             const r = need('removexattr', path);
-            return via('removexattr', path, r, () => xattrMethod('removexattr', r)(r.inner, attr));
+            return via('removexattr', path, r, () => method('removexattr', r)(r.inner, attr));
           },
         }
       : {}),

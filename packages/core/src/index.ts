@@ -31,6 +31,7 @@ export type {
   DirEntry,
   FileHandle,
   FileType,
+  HostXattr,
   Layer,
   NativeFile,
   OpenFlags,

@@ -282,6 +282,19 @@ export interface StatFs {
   namemax: number;
 }
 
+/**
+ * Extended attributes of a host file itself (l*xattr: a symlink's own), synchronous: 'get' gives
+ * the value, 'list' the names, each NUL-terminated, 'set' and 'remove' 0; a failure is -errno.
+ * `@shylock/fuse` exports one (`hostXattr`) for `@shylock/local`.
+ */
+export type HostXattr = (
+  op: 'get' | 'set' | 'list' | 'remove',
+  path: string | Buffer,
+  name?: string,
+  value?: Uint8Array,
+  flags?: number,
+) => Buffer | number;
+
 /** A layer wraps a backend in cross-cutting behaviour: read-only, QoS, retry, metrics. */
 export type Layer = (inner: Backend) => Backend;
 

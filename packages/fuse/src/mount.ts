@@ -12,6 +12,7 @@ import {
   toShylockError,
   type Backend,
   type FileHandle,
+  type HostXattr,
   type QosPolicy,
   type Stat,
 } from '@shylock/core';
@@ -780,14 +781,8 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
  * local directory has extended attributes (Node's `fs` has no calls for them). 'get' returns the
  * value, 'list' the names NUL-terminated, 'set' and 'remove' 0; a failure returns -errno.
  */
-export const hostXattr = (
-  op: 'get' | 'set' | 'list' | 'remove',
-  path: string | Buffer,
-  name?: string,
-  value?: Uint8Array,
-  flags?: number,
-): Buffer | number => {
-  const Fuse = loadBinding() as { hostXattr?: typeof hostXattr };
+export const hostXattr: HostXattr = (op, path, name, value, flags) => {
+  const Fuse = loadBinding() as { hostXattr?: HostXattr };
   if (!Fuse.hostXattr) return -ERRNO.ENOTSUP;
   return Fuse.hostXattr(op, path, name, value, flags);
 };

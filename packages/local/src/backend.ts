@@ -18,6 +18,7 @@ import {
   type ErrorCode,
   type FileHandle,
   type FileType,
+  type HostXattr,
   type OpenFlags,
   type Stat,
 } from '@shylock/core';
@@ -52,18 +53,6 @@ export interface LocalBackendOptions {
    */
   xattrs?: HostXattr;
 }
-
-/**
- * Extended attributes of a host file itself (l*xattr: a symlink's own), synchronous: 'get' gives
- * the value, 'set' and 'remove' 0, 'list' the names, each NUL-terminated; a failure is -errno.
- */
-export type HostXattr = (
-  op: 'get' | 'set' | 'list' | 'remove',
-  path: string | Buffer,
-  name?: string,
-  value?: Uint8Array,
-  flags?: number,
-) => Buffer | number;
 
 const CODE_OF = new Map<number, ErrorCode>(Object.entries(ERRNO).map(([code, n]) => [n, code as ErrorCode]));
 

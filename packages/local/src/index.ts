@@ -1,2 +1,3 @@
 export { localBackend } from './backend.js';
-export type { HostXattr, LocalBackendOptions } from './backend.js';
+export type { LocalBackendOptions } from './backend.js';
+export type { HostXattr } from '@shylock/core';
