@@ -2,7 +2,7 @@
 // directories and stopped after. A missing Debian package is installed when running as root.
 // In CI (CI=true) a server that cannot start is an error; elsewhere the caller may skip, saying why.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -57,6 +57,24 @@ async function waitFor(check: () => Promise<boolean>, what: string, child: Child
   throw new Error(`${what} did not become ready in ${ms} ms`);
 }
 
+/**
+ * Servers still running, stopped when this process ends even where no `afterAll` ran (a run
+ * filtered with `-t` that skips a file's every test, a test file that threw). vitest ends its
+ * workers with SIGTERM, whose default action skips 'exit' handlers.
+ */
+const running = new Set<() => void>();
+const stopAll = () => {
+  for (const stop of running) stop();
+  running.clear();
+};
+process.on('exit', stopAll);
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    stopAll();
+    process.exit(128 + (signal === 'SIGTERM' ? 15 : 2));
+  });
+}
+
 /** The TestServer of a child process: kill/restart keep `dir`, stop removes it. */
 function serverHandle(
   proc: { child?: ChildProcess | undefined; port: number },
@@ -73,6 +91,11 @@ function serverHandle(
     await exited;
   };
   let stopped = false;
+  const atExit = () => {
+    proc.child?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  running.add(atExit);
   return {
     get endpoint() {
       return endpoint();
@@ -85,6 +108,7 @@ function serverHandle(
     async stop() {
       if (stopped) return;
       stopped = true;
+      running.delete(atExit);
       await kill();
       await rm(dir, { recursive: true, force: true });
     },
