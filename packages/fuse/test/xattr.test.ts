@@ -58,6 +58,29 @@ except OSError as e: print(e.strerror)`,
       await Promise.all([cleanup(), cleanupRo(), removeBacking()]);
     }
   });
+  it('a memory mount with xattrs keeps them in memory, with Linux limits', async () => {
+    const [mnt, cleanup] = await tempDir('xattr-memory');
+    const m = await mount(memoryBackend({ files: { '/f': 'x' }, xattrs: true }), mnt);
+    try {
+      const r = await py(
+        `import os, sys
+f = sys.argv[1] + '/f'
+os.setxattr(f, 'user.a', b'1')
+os.setxattr(f, 'user.b', b'2')
+os.removexattr(f, 'user.b')
+out = [os.getxattr(f, 'user.a').decode(), ','.join(os.listxattr(f))]
+for name, value in (('user.big', b'x' * 65537), ('nonamespace', b'1')):
+    try: os.setxattr(f, name, value)
+    except OSError as e: out.append(e.strerror)
+print('|'.join(out))`,
+        mnt,
+      );
+      expect(r.stdout.trim(), r.stderr).toBe('1|user.a|Argument list too long|Operation not supported');
+    } finally {
+      await m.unmount();
+      await cleanup();
+    }
+  });
   it('a backend without extended attributes answers "Operation not supported"', async () => {
     const [mnt, cleanup] = await tempDir('xattr-none');
     const m = await mount(memoryBackend({ files: { '/f': 'x' } }), mnt);

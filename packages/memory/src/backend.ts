@@ -33,7 +33,18 @@ export interface MemoryBackendOptions {
   maxTotalBytes?: number;
   /** Messages a stream reader may fall behind before the oldest are dropped (default 10,000). */
   streamBacklog?: number;
+  /**
+   * Keep extended attributes (`user.*`, `trusted.*`, `security.*`, with Linux's limits: names up
+   * to 255 bytes, values up to 64 KiB, `user.*` only on files and directories). Default false:
+   * through a mount, the kernel then need not ask for `security.capability` before every write.
+   */
+  xattrs?: boolean;
 }
+
+const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.', 'system.'];
+/** Linux's XATTR_SIZE_MAX and XATTR_NAME_MAX. */
+const XATTR_SIZE_MAX = 65536;
+const XATTR_NAME_MAX = 255;
 
 interface Meta {
   mode: number;
@@ -43,6 +54,8 @@ interface Meta {
   ctimeMs: number;
   atimeMs: number;
   birthtimeMs: number;
+  /** Extended attributes, when the backend keeps them and the node has any. */
+  xattrs?: Map<string, Uint8Array>;
 }
 interface DirNode extends Meta {
   kind: 'directory';
@@ -257,6 +270,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       hardLinks: true,
       chown: true,
       specialFiles: true,
+      xattrs: options.xattrs === true,
     },
     async stat(path) {
       return statOf(lookup('stat', path));
@@ -370,6 +384,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       node.mtimeMs = mtimeMs;
       node.ctimeMs = Date.now();
     },
+    ...(options.xattrs === true ? xattrMethods(lookup) : {}),
     async chown(path, uid, gid) {
       const node = lookup('chown', path);
       if (uid !== -1 && uid !== 0xffffffff) node.uid = uid;
@@ -433,4 +448,46 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       },
     };
   }
+}
+
+/** getxattr, setxattr, listxattr and removexattr on the nodes `lookup` finds. */
+function xattrMethods(lookup: (op: string, path: string) => Node) {
+  const checkName = (op: string, path: string, name: string) => {
+    if (!XATTR_NAMESPACES.some((ns) => name.startsWith(ns) && name.length > ns.length)) {
+      fail('ENOTSUP', op, path, `${name}: an attribute name starts with user., trusted., security. or system.`);
+    }
+    if (Buffer.byteLength(name) > XATTR_NAME_MAX) fail('ERANGE', op, path, `${name}: longer than ${XATTR_NAME_MAX} bytes`);
+  };
+  const value = (op: string, path: string, name: string): [Node, Uint8Array | undefined] => {
+    checkName(op, path, name);
+    const node = lookup(op, path);
+    return [node, node.xattrs?.get(name)];
+  };
+  return {
+    async getxattr(path: string, name: string) {
+      const [, v] = value('getxattr', path, name);
+      if (!v) fail('ENODATA', 'getxattr', path, `no attribute ${name}`);
+      return new Uint8Array(v); // a copy: the caller may change it
+    },
+    async setxattr(path: string, name: string, data: Uint8Array, flags = 0) {
+      const [node, v] = value('setxattr', path, name);
+      if (name.startsWith('user.') && node.kind !== 'file' && node.kind !== 'directory') {
+        fail('EPERM', 'setxattr', path, 'user attributes belong to files and directories only');
+      }
+      if (data.length > XATTR_SIZE_MAX) fail('E2BIG', 'setxattr', path, `a value holds at most ${XATTR_SIZE_MAX} bytes`);
+      if (flags & 1 && v) fail('EEXIST', 'setxattr', path, `${name} exists (XATTR_CREATE)`);
+      if (flags & 2 && !v) fail('ENODATA', 'setxattr', path, `no attribute ${name} to replace (XATTR_REPLACE)`);
+      (node.xattrs ??= new Map()).set(name, new Uint8Array(data)); // a copy: the caller's buffer may be reused
+      node.ctimeMs = Date.now();
+    },
+    async listxattr(path: string) {
+      return [...(lookup('listxattr', path).xattrs?.keys() ?? [])];
+    },
+    async removexattr(path: string, name: string) {
+      const [node, v] = value('removexattr', path, name);
+      if (!v) fail('ENODATA', 'removexattr', path, `no attribute ${name}`);
+      node.xattrs!.delete(name);
+      node.ctimeMs = Date.now();
+    },
+  };
 }

@@ -29,6 +29,17 @@ export function xattrsSuite({ test, backend, root, caps }: SuiteContext): void {
     await backend().setxattr!(path, 'user.a', bytes('3'), 2);
     expect(text(await backend().getxattr!(path, 'user.a'))).toBe('3');
   });
+  test('setxattr keeps its own copy of the value: the caller may reuse its buffer', async () => {
+    const path = `${root()}/f`;
+    await writeFile(backend(), path, 'x');
+    const value = Buffer.from('first');
+    await backend().setxattr!(path, 'user.a', value);
+    value.write('XXXXX');
+    const got = await backend().getxattr!(path, 'user.a');
+    expect(text(got)).toBe('first');
+    got.fill(0);
+    expect(text(await backend().getxattr!(path, 'user.a'))).toBe('first');
+  });
   test('removexattr removes the attribute and leaves the others', async () => {
     const path = `${root()}/f`;
     await writeFile(backend(), path, 'x');
