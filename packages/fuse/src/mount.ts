@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import {
   ERRNO,
   isShylockError,
+  parentPath,
   parseOpenFlags,
   readOnly as readOnlyLayer,
   ShylockError,
@@ -102,6 +103,7 @@ const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
 const S_IFIFO = 0o010000;
+const S_ISGID = 0o2000;
 /** The largest request the kernel sends with the default options. */
 const MAX_REQUEST = 131072;
 const DEFAULT_KERNEL_OPTIONS = ['big_writes', `max_write=${MAX_REQUEST}`, `max_readahead=${MAX_REQUEST}`];
@@ -252,7 +254,10 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   /** Gives what a caller created to that caller, as a disk does. */
   const own = async (path: string, who: { uid: number; gid: number } | undefined) => {
     if (!who || !fs.chown || (who.uid === uid && who.gid === gid)) return;
-    await fs.chown(path, who.uid, who.gid);
+    // In a setgid directory a new entry takes the directory's group, not the caller's.
+    const dir = await fs.stat(parentPath(path)).catch(() => undefined);
+    const group = dir && dir.mode & S_ISGID && dir.gid !== undefined ? dir.gid : who.gid;
+    await fs.chown(path, who.uid, group);
   };
 
   const errno = (error: unknown, op: string, path: string): number => {

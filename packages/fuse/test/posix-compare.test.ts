@@ -32,6 +32,9 @@ async function prepareForNobody(dir: string) {
   await chmod(join(dir, 'sticky'), 0o1777);
   await writeFile(join(dir, 'sticky', 'theirs'), 'x');
   await chown(join(dir, 'sticky', 'theirs'), 1234, 1234);
+  await mkdir(join(dir, 'sgid'));
+  await chown(join(dir, 'sgid'), 0, 4242);
+  await chmod(join(dir, 'sgid'), 0o2777);
 }
 
 // The same system calls on a plain directory and through a local mount, side by side; every

@@ -56,6 +56,9 @@ if nobody:
     case('setxattr on a 0644 root file', lambda: os.setxattr('root.txt', 'user.k', b'1'))
     case('setxattr on an own file', lambda: (os.setxattr('sticky/mine', 'user.k', b'1'), os.getxattr('sticky/mine', 'user.k'))[1])
     case('trusted attribute as nobody', lambda: os.setxattr('sticky/mine', 'trusted.k', b'1'))
+    case('a file made in a setgid directory takes its group', lambda: (write('sgid/f', b'x'), f"{os.stat('sgid/f').st_uid}:{os.stat('sgid/f').st_gid}")[1])
+    case('a directory made in a setgid directory takes its group and the bit', lambda: (os.mkdir('sgid/d'), (os.stat('sgid/d').st_gid, oct(os.stat('sgid/d').st_mode & 0o2000)))[1])
+    case('a symlink made in a setgid directory', lambda: (os.symlink('f', 'sgid/l'), os.lstat('sgid/l').st_gid)[1])
     print('\n'.join(out))
     sys.exit(0)
 
@@ -146,6 +149,27 @@ case('a name of 256 such bytes', lambda: write(b'\xe9' * 256, b'x'))
 case('rename between names that are not UTF-8', lambda: (os.mkdir(b'dir\xf0'), os.rename(b'caf\xe9', b'dir\xf0/\xe8t\xe9'), os.listdir(b'dir\xf0'))[2])
 case('a symlink target that is not UTF-8', lambda: (os.symlink(b'tar\xe9get', b'ln\xe9'), os.readlink(b'ln\xe9'))[1])
 case('a name of valid UTF-8 with U+FFFD stays as it is', lambda: (write('r\ufffd\u00e9'.encode(), b'y'), sorted(n for n in os.listdir(b'.') if n.startswith(b'r\xef')))[1])
+# more of the classic suites' areas: setgid directories, ctime, open and truncate edge cases
+def ctime_moves(fn):
+    before = os.lstat('ct').st_ctime_ns
+    fn()
+    return os.lstat('ct').st_ctime_ns > before
+case('a file made in a setgid directory takes its group', lambda: (os.mkdir('sg'), os.chown('sg', 0, 4242), os.chmod('sg', 0o2775), write('sg/f', b'x'), os.stat('sg/f').st_gid)[4])
+case('a directory made in a setgid directory takes its group and the bit', lambda: (os.mkdir('sg/d'), (os.stat('sg/d').st_gid, oct(os.stat('sg/d').st_mode & 0o2000)))[1])
+case('chown clears setuid on a file', lambda: (write('su', b'x'), os.chmod('su', 0o4755), os.chown('su', 1000, 1000), mode('su'))[3])
+case('ctime moves on chmod, chown, rename, link, write, truncate', lambda: (write('ct', b'x'), [ctime_moves(f) for f in (
+    lambda: os.chmod('ct', 0o600), lambda: os.chown('ct', 77, 77), lambda: os.rename('ct', 'ct'), lambda: (os.link('ct', 'ct2'), os.unlink('ct2')),
+    lambda: write('ct', b'yy', os.O_WRONLY), lambda: os.truncate('ct', 1))])[1])
+case('O_DIRECTORY on a file', lambda: os.open('ct', os.O_RDONLY | os.O_DIRECTORY))
+case('O_CREAT through a dangling symlink creates its target', lambda: (os.symlink('made-by-link', 'dl'), os.close(os.open('dl', os.O_CREAT | os.O_WRONLY, 0o600)), kind('made-by-link'))[2])
+case('O_CREAT|O_EXCL on a dangling symlink', lambda: (os.symlink('nowhere', 'dl2'), os.open('dl2', os.O_CREAT | os.O_EXCL | os.O_WRONLY))[1])
+case('ftruncate of a read-only descriptor', lambda: os.ftruncate(os.open('ct', os.O_RDONLY), 0))
+case('a trailing slash on a file', lambda: os.stat('ct/'))
+case('mkdir with a trailing slash', lambda: (os.mkdir('ts/'), kind('ts'))[1])
+case('rename a directory onto its parent', lambda: (os.mkdir('ts/in'), os.rename('ts/in', 'ts'))[1])
+case('unlink then read an open file', lambda: (write('gone', b'still here'), (lambda fd: (os.unlink('gone'), os.read(fd, 100))[1])(os.open('gone', os.O_RDONLY)))[1])
+case('rename over a file that is open keeps its data', lambda: (write('old', b'old data'), write('new', b'new'), (lambda fd: (os.rename('new', 'old'), os.read(fd, 100), read('old'))[1:])(os.open('old', os.O_RDONLY)))[2])
+case('a hole reads as zeros and takes no blocks', lambda: (write('hole', b''), os.truncate('hole', 1 << 20), read('hole')[:4], os.stat('hole').st_blocks)[2:])
 # extended attributes
 def xa_err(fn):
     try:
