@@ -32,6 +32,10 @@ async function prepareForNobody(dir: string) {
   await chmod(join(dir, 'sticky'), 0o1777);
   await writeFile(join(dir, 'sticky', 'theirs'), 'x');
   await chown(join(dir, 'sticky', 'theirs'), 1234, 1234);
+  await writeFile(join(dir, 'sticky', 'open-to-all'), 'x', { mode: 0o666 });
+  await chmod(join(dir, 'sticky', 'open-to-all'), 0o666);
+  await mkdir(join(dir, 'noexec'), { mode: 0o776 });
+  await chmod(join(dir, 'noexec'), 0o776);
   await mkdir(join(dir, 'sgid'));
   await chown(join(dir, 'sgid'), 0, 4242);
   await chmod(join(dir, 'sgid'), 0o2777);
