@@ -365,6 +365,17 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
         io.log(`SIGHUP: kept the old rules: ${(e as Error).message}`);
       }
     };
+    // Unmounted from outside (fusermount -u, umount): the mount has closed the backend; leave too.
+    void mounted!.closed.then(async () => {
+      if (stopping) return;
+      stopping = true;
+      io.log(`${mounted!.mountpoint} was unmounted from outside: exiting`);
+      await api?.close();
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGHUP', onHup);
+      done(0);
+    });
     const onInt = () => void stop('SIGINT');
     const onTerm = () => void stop('SIGTERM');
     const onHup = () => void reload();

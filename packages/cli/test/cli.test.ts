@@ -198,6 +198,17 @@ describe('shylock', () => {
     }
     expect(seen).toEqual(['v', 'Operation not supported']);
   });
+  it('an unmount from outside (fusermount -u) makes the command exit 0, leaving nothing behind', async () => {
+    const src = await tempDir('src');
+    const mnt = await tempDir('mnt');
+    const r = await start(['local', src, mnt]);
+    const { execFile } = await import('node:child_process');
+    await new Promise((resolve) => execFile('fusermount', ['-u', mnt], resolve));
+    const code = await Promise.race([r.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 5000))]);
+    if (code === 'still running') r.child.kill('SIGKILL');
+    expect(code).toBe(0);
+    expect(r.stderr()).toMatch(/was unmounted from outside: exiting/);
+  });
   it('local serves $PATHQOS_DIR, and --read-only refuses writes', async () => {
     const src = await tempDir('src');
     await writeFile(join(src, 'hello.txt'), 'hi\n');

@@ -48,6 +48,8 @@ declare module 'fuse-native' {
     fastRoot?(dir: string): boolean;
     /** While on, native getattr and I/O hand their failures to the handlers (patched build). */
     fastReportErrors?(on: boolean): boolean;
+    /** True once the kernel has ended the mount's connection (patched build). */
+    ended?(): boolean;
     static isConfigured(cb: (err: Error | null, configured: boolean) => void): void;
   }
   export = Fuse;

@@ -94,6 +94,12 @@ export interface Mount {
   readonly backend: Backend;
   /** Unmounts (lazily if busy) and closes the backend. Idempotent. */
   unmount(): Promise<void>;
+  /**
+   * Resolves once the mount is gone and the backend closed: after `unmount()`, or within a second
+   * of an unmount from outside (`fusermount -u`, `umount`, an aborted connection; a lazy one once
+   * its last open file is closed), which closes the backend the same way.
+   */
+  readonly closed: Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -271,9 +277,12 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
    * answer is dropped.
    */
   const inflight = new Set<{ deadline: number; expire: () => void }>();
+  /** Set once mounted: notices an unmount from outside. */
+  let checkEnded: (() => void) | undefined;
   const sweep = setInterval(() => {
     const now = performance.now();
     for (const entry of inflight) if (entry.deadline <= now) entry.expire();
+    checkEnded?.();
   }, 1000);
   sweep.unref();
   const MUTATING = new Set(['create', 'write', 'truncate', 'ftruncate', 'mkdir', 'rmdir', 'unlink', 'rename', 'chmod', 'chown', 'utimens', 'symlink', 'link', 'mknod', 'flush', 'release', 'setxattr', 'removexattr']);
@@ -759,6 +768,8 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   if (nativeIo && options.onError) fuse.fastReportErrors?.(true);
 
   let unmounting: Promise<void> | undefined;
+  let closedNow: () => void = () => {};
+  const closed = new Promise<void>((resolve) => (closedNow = resolve));
   const unmount = () => {
     unmounting ??= (async () => {
       try {
@@ -774,10 +785,13 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       files.clear();
       await Promise.allSettled(open.map((f) => f.handle.close()));
       await fs.close();
-    })();
+    })().finally(() => closedNow());
     return unmounting;
   };
-  return { mountpoint: target, backend: fs, unmount, [Symbol.asyncDispose]: unmount };
+  checkEnded = () => {
+    if (!unmounting && fuse.ended?.()) void unmount().catch(() => undefined);
+  };
+  return { mountpoint: target, backend: fs, unmount, closed, [Symbol.asyncDispose]: unmount };
 }
 
 /**

@@ -204,6 +204,24 @@ describe('mount', () => {
       await cleanup();
     }
   });
+  it('closed resolves after an unmount from outside; a lazy one waits for the last open file', async () => {
+    const [mnt, cleanup] = await tempDir('outside');
+    const m = await mount(memoryBackend({ files: { '/f': 'still readable' } }), mnt);
+    try {
+      let closed = false;
+      void m.closed.then(() => (closed = true));
+      // A reader holds the file open across a lazy unmount, then reads it.
+      const reader = sh(`exec 3< ${mnt}/f; umount -l ${mnt}; sleep 1.5; cat <&3`);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(closed).toBe(false);
+      expect((await reader).stdout).toBe('still readable');
+      await Promise.race([m.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('closed did not resolve')), 5000))]);
+      expect(await isMounted(mnt)).toBe(false);
+    } finally {
+      await m.unmount();
+      await cleanup();
+    }
+  });
   it('unmount leaves no mount behind and may be called twice', async () => {
     const [mnt, cleanup] = await tempDir('twice');
     const m = await mount(memoryBackend(), mnt);
