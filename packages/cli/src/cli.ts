@@ -302,7 +302,10 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
         readOnly,
         allowOther: flags['allow-other'] ?? false,
         nativeIo: !flags['no-native-io'],
-        ...(flags.verbose ? { onError: (e, op, path) => io.log(`${op} ${path}: ${e.code} ${e.message}`) } : {}),
+        // Node's own messages start with the code: it is said once.
+        ...(flags.verbose
+          ? { onError: (e, op, path) => io.log(`${op} ${path}: ${e.code} ${e.message.replace(`${e.code}: `, '')}`) }
+          : {}),
       });
     } catch (e) {
       if (isShylockError(e) && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) throw new UsageError(e.message);
