@@ -89,9 +89,18 @@ const SPECIAL_TYPES: Record<number, SpecialNode['type']> = {
 
 const encoder = new TextEncoder();
 
-function meta(mode: number): Meta {
+/**
+ * A new node's times and mode. In a setgid directory (`parent`) it takes the directory's group,
+ * and a new directory the setgid bit too, as on a disk.
+ */
+function meta(mode: number, parent?: Meta, directory = false): Meta {
   const now = Date.now();
-  return { mode, mtimeMs: now, ctimeMs: now, atimeMs: now, birthtimeMs: now };
+  const node: Meta = { mode, mtimeMs: now, ctimeMs: now, atimeMs: now, birthtimeMs: now };
+  if (parent && parent.mode & 0o2000) {
+    if (parent.gid !== undefined) node.gid = parent.gid;
+    if (directory) node.mode |= 0o2000;
+  }
+  return node;
 }
 
 function fail(code: ErrorCode, op: string, path: string, what: string): never {
@@ -304,9 +313,9 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       const [parent, leaf] = parentOf('open', path);
       let node: Node;
       if (parent.streams) {
-        node = Object.assign(newStream(), meta((openOptions?.mode ?? 0o644) & 0o7777));
+        node = Object.assign(newStream(), meta((openOptions?.mode ?? 0o644) & 0o7777, parent));
       } else {
-        node = { kind: 'file', data: new ByteBuffer(), links: 1, ...meta((openOptions?.mode ?? 0o644) & 0o7777) };
+        node = { kind: 'file', data: new ByteBuffer(), links: 1, ...meta((openOptions?.mode ?? 0o644) & 0o7777, parent) };
       }
       parent.children.set(leaf, node);
       touch(parent);
@@ -315,7 +324,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
     async mkdir(path, mode = 0o755) {
       const [parent, leaf] = parentOf('mkdir', path);
       if (parent.children.has(leaf)) fail('EEXIST', 'mkdir', path, 'it exists');
-      parent.children.set(leaf, { kind: 'directory', children: new Map(), streams: false, ...meta(mode & 0o7777) });
+      parent.children.set(leaf, { kind: 'directory', children: new Map(), streams: false, ...meta(mode & 0o7777, parent, true) });
       touch(parent);
     },
     async unlink(path) {
@@ -394,7 +403,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
     async symlink(target, path) {
       const [parent, leaf] = parentOf('symlink', path);
       if (parent.children.has(leaf)) fail('EEXIST', 'symlink', path, 'it exists');
-      parent.children.set(leaf, { kind: 'symlink', target, ...meta(0o777) });
+      parent.children.set(leaf, { kind: 'symlink', target, ...meta(0o777, parent) });
       touch(parent);
     },
     async mknod(path, mode, dev) {
@@ -403,11 +412,11 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       const type = mode & 0o170000;
       const perm = mode & 0o7777;
       if (type === 0o100000 || type === 0) {
-        parent.children.set(leaf, { kind: 'file', data: new ByteBuffer(), links: 1, ...meta(perm) });
+        parent.children.set(leaf, { kind: 'file', data: new ByteBuffer(), links: 1, ...meta(perm, parent) });
       } else {
         const special = SPECIAL_TYPES[type];
         if (!special) fail('EINVAL', 'mknod', path, `unknown file type ${type.toString(8)}`);
-        parent.children.set(leaf, { kind: 'special', type: special, rdev: dev, ...meta(perm) });
+        parent.children.set(leaf, { kind: 'special', type: special, rdev: dev, ...meta(perm, parent) });
       }
       touch(parent);
     },

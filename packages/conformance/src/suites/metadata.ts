@@ -14,6 +14,19 @@ export function metadataSuite({ test, backend, root, caps }: SuiteContext): void
       await expectCode(backend().chmod!(`${root()}/missing`, 0o600), 'ENOENT');
     });
   }
+  if (caps().chown && caps().chmod && caps().directories) {
+    test('in a setgid directory a new entry takes its group, and a new directory the bit', async () => {
+      const dir = `${root()}/sg`;
+      await backend().mkdir!(dir);
+      await backend().chown!(dir, 0xffffffff, 4242);
+      await backend().chmod!(dir, 0o2775);
+      await writeFile(backend(), `${dir}/f`, 'x');
+      await backend().mkdir!(`${dir}/d`);
+      expect((await backend().stat(`${dir}/f`)).gid).toBe(4242);
+      const sub = await backend().stat(`${dir}/d`);
+      expect([sub.gid, sub.mode & 0o2000]).toEqual([4242, 0o2000]);
+    });
+  }
   if (caps().utimes) {
     test('utimes sets the modification time', async () => {
       const path = `${root()}/u`;
