@@ -21,12 +21,12 @@ node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.ex
 # Debian packages this job needs (installed only when missing, and only as root).
 debs=()
 case "$job" in
-  # libfuse2 for the binding, fuse3 for fusermount, a compiler for the patched binding;
-  # fio, libfuse3-dev and pkg-config for the FUSE benchmark's C reference; etcd and Redis for the
-  # backend benchmarks; stress-ng as an outside checker of the local mount.
-  test) debs=(libfuse2 fuse3 python3 make g++ etcd-server etcd-client redis-server redis-tools stress-ng) ;;
-  demo) debs=(libfuse2 fuse3 python3 make g++) ;;
-  bench) debs=(libfuse2 fuse3 python3 make g++ fio libfuse3-dev pkg-config etcd-server etcd-client redis-server redis-tools) ;;
+  # fuse3 (libfuse 3 and fusermount3) for mounts; gcc, pkg-config and libfuse3-dev to build the
+  # binding; python3 for the POSIX probe; etcd and Redis for the backend tests; stress-ng as an
+  # outside checker of the local mount; fio for the FUSE benchmark.
+  test) debs=(fuse3 libfuse3-dev pkg-config gcc python3 etcd-server etcd-client redis-server redis-tools stress-ng) ;;
+  demo) debs=(fuse3 libfuse3-dev pkg-config gcc) ;;
+  bench) debs=(fuse3 libfuse3-dev pkg-config gcc python3 fio etcd-server etcd-client redis-server redis-tools) ;;
 esac
 missing=()
 for pkg in "${debs[@]}"; do
@@ -54,8 +54,6 @@ fi
 
 export TURBO_TELEMETRY_DISABLED=1
 pnpm install --frozen-lockfile --reporter=silent
-# fuse-native with patches/fuse-native@2.2.6.patch (caller credentials, utimens mtime).
-node packages/fuse/scripts/build-binding.mjs
 pnpm run --silent build
 
 case "$job" in

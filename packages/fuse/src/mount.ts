@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, stat as fsStat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { resolve as resolvePath } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -18,9 +17,8 @@ import {
   type Stat,
 } from '@shylock/core';
 import { qosLayer } from '@shylock/qos';
-import type FuseType from 'fuse-native';
+import { DIRECT_IO, type FuseHandlers, FuseSession, loadNative, NATIVE_FLUSH_NOOP, NATIVE_READ, NATIVE_WRITE, OMITTED } from './binding.js';
 
-const require = createRequire(import.meta.url);
 const run = promisify(execFile);
 
 /** Options of {@link mount}. */
@@ -103,8 +101,6 @@ export interface Mount {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** A utimens time at or above this is UTIME_OMIT (the patched binding sends 2^64 − 1). */
-const OMITTED = 2 ** 63;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
@@ -112,7 +108,6 @@ const S_IFIFO = 0o010000;
 const S_ISGID = 0o2000;
 /** The largest request the kernel sends with the default options. */
 const MAX_REQUEST = 131072;
-const DEFAULT_KERNEL_OPTIONS = ['big_writes', `max_write=${MAX_REQUEST}`, `max_readahead=${MAX_REQUEST}`];
 
 const TYPE_BITS: Record<Stat['type'], number> = {
   file: S_IFREG,
@@ -223,16 +218,10 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   if (options.qos) layered = qosLayer(options.qos)(layered);
   if (options.readOnly) layered = readOnlyLayer(layered);
   const fs = layered;
-  const Fuse = loadBinding();
-  /** Or'ed into an open's handle to bypass the page cache for that open (the patched binding). */
-  const perOpenDirectIo: number = (Fuse as { DIRECT_IO?: number }).DIRECT_IO ?? 0;
-  const directIo = options.directIo ?? (backend.capabilities.streams && !perOpenDirectIo);
-  /** getattr takes fractional milliseconds, and utimens passes them (the patched binding). */
-  const subMsTimes = (Fuse as { SUB_MS_TIMES?: boolean }).SUB_MS_TIMES === true;
-  /** Streams are read through our handlers (direct I/O); otherwise they could only be FIFOs. */
-  const streamsDirect = directIo || perOpenDirectIo !== 0;
+  loadNative();
+  const directIo = options.directIo ?? false;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const nativeIo = options.nativeIo !== false && (Fuse as { FAST_IO?: boolean }).FAST_IO === true;
+  const nativeIo = options.nativeIo !== false;
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
   const files = new Map<number, OpenFile>();
@@ -243,8 +232,8 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   const writers = new Map<string, OpenFile>();
   let nextFd = 1;
   const allocFd = () => {
-    // fuse-native treats handle 0 as "unset": start at 1 and skip numbers in use. Bit 30 is
-    // the binding's per-open direct I/O flag, so handles stay below it.
+    // Handles start at 1 and skip numbers in use. Bit 30 is the binding's per-open direct I/O
+    // flag, so handles stay below it.
     do {
       nextFd = nextFd >= 0x3fffffff ? 1 : nextFd + 1;
     } while (files.has(nextFd));
@@ -252,14 +241,11 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   };
 
   await prepareMountpoint(target, false);
-  /**
-   * The caller of the operation being handled, where the binding tells it (the patched build);
-   * read synchronously at the start of a handler. Undefined: unknown, treat as the mounter.
-   */
-  const caller = (): { uid: number; gid: number } | undefined => Fuse.getContext?.();
+  /** The caller of the operation being handled; read synchronously at the start of a handler. */
+  const caller = (): { uid: number; gid: number } => session.caller();
   /** Gives what a caller created to that caller, as a disk does. */
-  const own = async (path: string, who: { uid: number; gid: number } | undefined) => {
-    if (!who || !fs.chown || (who.uid === uid && who.gid === gid)) return;
+  const own = async (path: string, who: { uid: number; gid: number }) => {
+    if (!fs.chown || (who.uid === uid && who.gid === gid)) return;
     // In a setgid directory a new entry takes the directory's group, not the caller's.
     const dir = await fs.stat(parentPath(path)).catch(() => undefined);
     const group = dir && dir.mode & S_ISGID && dir.gid !== undefined ? dir.gid : who.gid;
@@ -356,7 +342,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   };
 
   const toFuseStat = (s: Stat) => {
-    const mode = s.type === 'stream' && !streamsDirect ? S_IFIFO : TYPE_BITS[s.type];
+    const mode = TYPE_BITS[s.type];
     const size = s.size;
     return {
       mode: mode | (s.mode & 0o7777),
@@ -367,10 +353,10 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       rdev: s.rdev ?? 0,
       blksize: 4096,
       blocks: Math.ceil(size / 512),
-      // Fractional milliseconds keep sub-millisecond times where the binding takes them.
-      atime: subMsTimes ? (s.atimeMs ?? s.mtimeMs) : new Date(s.atimeMs ?? s.mtimeMs),
-      mtime: subMsTimes ? s.mtimeMs : new Date(s.mtimeMs),
-      ctime: subMsTimes ? (s.ctimeMs ?? s.mtimeMs) : new Date(s.ctimeMs ?? s.mtimeMs),
+      // Fractional milliseconds keep sub-millisecond times.
+      atime: s.atimeMs ?? s.mtimeMs,
+      mtime: s.mtimeMs,
+      ctime: s.ctimeMs ?? s.mtimeMs,
     };
   };
   const openFile = (path: string, fd: number): OpenFile => {
@@ -401,15 +387,16 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       // Without a price the descriptor's I/O is free; with one, the first request of each
       // direction goes through JavaScript and prepays the next (refill).
       const free = native.charge ? 0 : -1;
+      const flags = (native.read ? NATIVE_READ : 0) | (native.write ? NATIVE_WRITE : 0) | (native.noFlush ? NATIVE_FLUSH_NOOP : 0);
       const registered =
         native.bytes !== undefined
-          ? native.read && fuse.fastOpenMemory?.(fd, native.bytes, free, free, native.noFlush === true)
-          : native.fd !== undefined && fuse.fastOpen!(fd, native.fd, native.read, native.write, free, free, free, free, native.noFlush === true);
+          ? native.read && session.native.fastOpenMemory(session.mounted, fd, native.bytes, flags, free, free)
+          : native.fd !== undefined && session.native.fastOpen(session.mounted, fd, native.fd, flags, free, free, free, free);
       if (registered) {
         file.native = { charged: !!native.charge, chunk: { read: FIRST_CHUNK, write: FIRST_CHUNK } };
       }
     }
-    return stream && !directIo ? fd | perOpenDirectIo : fd;
+    return stream && !directIo ? fd | DIRECT_IO : fd;
   };
   /**
    * After a request of a native file went through JavaScript (its credit ran out): tops the
@@ -423,7 +410,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     const n = file.native;
     if (!n?.charged || files.get(fd) !== file) return;
     const write = kind === 'write';
-    const left = fuse.fastCredit!(fd, write, 0, 0);
+    const left = session.native.fastCredit(session.mounted, fd, write, 0, 0);
     if (!left) return;
     const bytes = n.chunk[kind];
     const needBytes = Math.max(0, bytes - left[0]);
@@ -434,14 +421,14 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       n.chunk[kind] = Math.max(FIRST_CHUNK, bytes / 2);
       return;
     }
-    fuse.fastCredit!(fd, write, needBytes, needOps);
+    session.native.fastCredit(session.mounted, fd, write, needBytes, needOps);
     n.chunk[kind] = Math.min(MAX_CHUNK, bytes * 2);
   };
   /** Stops native I/O on fd (before its descriptor closes) and gives back unused credit. */
   const unregisterNative = (fd: number, file: OpenFile) => {
     if (!file.native) return;
     file.native = undefined;
-    const left = fuse.fastClose!(fd);
+    const left = session.native.fastClose(session.mounted, fd);
     const native = file.handle.native;
     if (!left || !native?.refund) return;
     const [rb, ro, wb, wo] = left;
@@ -475,8 +462,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   };
 
   type Cb = (code: number, ...rest: unknown[]) => void;
-  const ops = {
-    init: (cb: Cb) => cb(0),
+  const ops: FuseHandlers = {
     statfs: (path: string, cb: Cb) =>
       call(
         'statfs',
@@ -533,7 +519,6 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
           return [names, [dir, dir, ...entries.map((e) => toFuseStat(e.stat!))]];
         },
       ),
-    access: (_path: string, _mode: number, cb: Cb) => cb(0),
     open: (path: string, flags: number, cb: Cb) =>
       call(
         'open',
@@ -545,9 +530,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         },
         (fd) => [fd],
       ),
-    // Four parameters: the patched binding then passes the open flags (a stock one calls with three).
-    create: (path: string, mode: number, flagsOrCb: number | Cb, maybeCb?: Cb) => {
-      const [openFlags, cb] = typeof flagsOrCb === 'function' ? [undefined, flagsOrCb] : [flagsOrCb, maybeCb!];
+    create: (path: string, mode: number, openFlags: number, cb: Cb) => {
       const who = caller();
       call(
         'create',
@@ -556,16 +539,9 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
         async () => {
           // The kernel only calls create for a name that did not exist: open it read-write, so even
           // an O_RDONLY create stores the new file, with O_EXCL / O_APPEND / O_TRUNC as the caller
-          // asked (the patched binding passes them). The kernel enforces the caller's access mode.
-          const asked = openFlags === undefined ? undefined : parseOpenFlags(openFlags);
-          const flags = {
-            read: true,
-            write: true,
-            create: true,
-            exclusive: asked?.exclusive ?? false,
-            truncate: asked?.truncate ?? false,
-            append: asked?.append ?? false,
-          };
+          // asked. The kernel enforces the caller's access mode.
+          const asked = parseOpenFlags(openFlags);
+          const flags = { read: true, write: true, create: true, exclusive: asked.exclusive, truncate: asked.truncate, append: asked.append };
           const handle = await fs.open(path, flags, { mode: mode & 0o7777 });
           try {
             await own(path, who);
@@ -670,7 +646,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     utimens: (path: string, atime: number, mtime: number, cb: Cb) =>
       call('utimens', path, cb, async () => {
         const utimes = need('utimes', path);
-        // UTIME_OMIT (touch -m, touch -a) keeps that time as it is (the patched binding says so).
+        // UTIME_OMIT (touch -m, touch -a) keeps that time as it is.
         if (atime >= OMITTED || mtime >= OMITTED) {
           const s = await fs.stat(path);
           if (atime >= OMITTED) atime = s.atimeMs ?? s.mtimeMs;
@@ -717,55 +693,52 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   };
 
   const attrTimeout = options.attrTimeout ?? 0;
+  // libfuse 3 always sends large writes; max_write and max_readahead are settings of its init.
+  let maxWrite = MAX_REQUEST;
+  let maxReadahead = MAX_REQUEST;
+  const extra: string[] = [];
+  for (const option of options.fuseOptions ?? []) {
+    const [key, value] = option.split('=', 2) as [string, string | undefined];
+    if (key === 'big_writes') continue;
+    if (key === 'max_write' && value) maxWrite = Number(value);
+    else if (key === 'max_readahead' && value) maxReadahead = Number(value);
+    else extra.push(option);
+  }
   const kernelOptions = [
-    ...DEFAULT_KERNEL_OPTIONS,
+    `fsname=${options.fsname ?? `shylock-${backend.name}`}`,
+    'subtype=shylock',
+    ...(options.allowOther ? ['allow_other'] : []),
     ...(options.defaultPermissions === false ? [] : ['default_permissions']),
-    // Passed here: fuse-native drops a timeout of 0 as unset.
     `attr_timeout=${attrTimeout}`,
     `entry_timeout=${attrTimeout}`,
     // Missing names are never cached: a key another client creates appears at once.
     'negative_timeout=0',
     ...(directIo ? ['direct_io'] : []),
-    ...(options.fuseOptions ?? []),
+    ...extra,
   ];
-  class ShylockFuse extends Fuse {
-    override _fuseOptions(): string {
-      const base = super._fuseOptions();
-      const extra = kernelOptions.join(',');
-      return base ? `${base},${extra}` : `-o${extra}`;
-    }
-  }
-  const fuse = new ShylockFuse(target, ops as never, {
-    timeout: false,
+  let onEnded = () => {};
+  const session = new FuseSession(target, ops, {
+    options: kernelOptions,
+    maxWrite,
+    maxReadahead,
     maxRead: options.maxRead ?? MAX_REQUEST,
-    allowOther: options.allowOther ?? false,
-    fsname: options.fsname ?? `shylock-${backend.name}`,
-    subtype: 'shylock',
-    force: false,
+    onEnded: () => onEnded(),
   });
+  try {
+    session.mount();
+  } catch (err) {
+    clearInterval(sweep);
+    stopWatching?.();
+    throw new ShylockError('EIO', `could not mount ${target}: ${(err as Error).message}`, { op: 'mount', path: target, cause: err });
+  }
   /** Rules changed: native I/O prepaid under the old ones stops at once (the next request pays anew). */
-  const stopRevoking = nativeIo ? options.qos?.onChange?.(() => fuse.fastRevoke?.()) : undefined;
-  await new Promise<void>((resolve, reject) =>
-    fuse.mount((err) => {
-      if (!err) return resolve();
-      clearInterval(sweep);
-      stopWatching?.();
-      stopRevoking?.();
-      reject(
-        new ShylockError('EIO', `could not mount ${target}: ${err.message} (is /dev/fuse there and fusermount installed?)`, {
-          op: 'mount',
-          path: target,
-          cause: err,
-        }),
-      );
-    }),
-  );
+  const stopRevoking = nativeIo ? options.qos?.onChange?.(() => session.native.fastRevoke(session.mounted)) : undefined;
 
   // A directory passed through: getattr is lstat on the FUSE threads, fgetattr of a native handle
   // fstat of its descriptor. Off if the directory can't be opened (the backend then answers).
-  if (nativeIo && fs.nativeRoot !== undefined) fuse.fastRoot?.(fs.nativeRoot);
+  if (nativeIo && fs.nativeRoot !== undefined) session.native.fastRoot(session.mounted, fs.nativeRoot);
   // onError sees every failure: native requests that fail are answered by the handlers instead.
-  if (nativeIo && options.onError) fuse.fastReportErrors?.(true);
+  if (nativeIo && options.onError) session.native.fastReportErrors(session.mounted, true);
 
   let unmounting: Promise<void> | undefined;
   let closedNow: () => void = () => {};
@@ -773,7 +746,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   const unmount = () => {
     unmounting ??= (async () => {
       try {
-        await new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve())));
+        await session.unmount();
       } catch {
         await unmountPath(target);
       }
@@ -789,8 +762,9 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     return unmounting;
   };
   checkEnded = () => {
-    if (!unmounting && fuse.ended?.()) void unmount().catch(() => undefined);
+    if (!unmounting && session.ended()) void unmount().catch(() => undefined);
   };
+  onEnded = () => checkEnded?.();
   return { mountpoint: target, backend: fs, unmount, closed, [Symbol.asyncDispose]: unmount };
 }
 
@@ -801,19 +775,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
  * value, 'list' the names NUL-terminated, 'set' and 'remove' 0; a failure returns -errno.
  */
 export const hostXattr: HostXattr = (op, path, name, value, flags) => {
-  const Fuse = loadBinding() as { hostXattr?: HostXattr };
-  if (!Fuse.hostXattr) return -ERRNO.ENOTSUP;
-  return Fuse.hostXattr(op, path, name, value, flags);
+  const code = { get: 0, set: 1, list: 2, remove: 3 }[op];
+  if (code === undefined) throw new TypeError('hostXattr: op is get, set, list or remove');
+  return loadNative().hostXattr(code, path, name ?? '', value ?? Buffer.alloc(0), flags ?? 0);
 };
-
-function loadBinding(): typeof FuseType {
-  try {
-    return require('fuse-native') as typeof FuseType;
-  } catch (e) {
-    throw new ShylockError('EIO', `the FUSE binding could not load: ${(e as Error).message} (install libfuse2: apt-get install libfuse2 fuse3)`, {
-      op: 'mount',
-      cause: e,
-    });
-  }
-}
-
