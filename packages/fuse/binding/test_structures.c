@@ -1,0 +1,155 @@
+// C tests of the binding's data structures, run under AddressSanitizer and UBSan by
+// test/binding-c.test.ts: the name codec, the handle table and its credit under concurrent
+// FUSE threads, and paths below a root. Prints "N passed, N failed".
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "below.h"
+#include "handles.h"
+#include "names.h"
+
+static int passed, failed;
+#define CHECK(cond)                                                \
+  do {                                                             \
+    if (cond) passed++;                                            \
+    else {                                                         \
+      failed++;                                                    \
+      fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                              \
+  } while (0)
+
+static void roundtrip(const char *bytes, size_t len, size_t want_units) {
+  uint16_t units[256];
+  char back[768];
+  size_t n = name_decode(bytes, len, units);
+  CHECK(n == want_units);
+  size_t m = name_encode(units, n, back);
+  CHECK(m == len && memcmp(back, bytes, len) == 0);
+}
+
+static void test_names(void) {
+  roundtrip("plain", 5, 5);
+  roundtrip("caf\xc3\xa9", 5, 4);                      // é
+  roundtrip("caf\xe9", 4, 4);                          // a Latin-1 byte: one escape
+  roundtrip("\xf0\x9f\x98\x80", 4, 2);                 // an emoji: a surrogate pair
+  roundtrip("\xed\xa0\x80", 3, 3);                     // an encoded surrogate is not UTF-8
+  roundtrip("\xc0\xaf", 2, 2);                         // an overlong '/'
+  roundtrip("\xf4\x90\x80\x80", 4, 4);                 // above U+10FFFF
+  roundtrip("a\xe2\x82", 3, 3);                        // a sequence cut short
+  CHECK(name_is_utf8("caf\xc3\xa9", 5));
+  CHECK(!name_is_utf8("caf\xe9", 4));
+  uint16_t units[2];
+  name_decode("\xff", 1, units);
+  CHECK(units[0] == 0xdcff);
+  // A lone high surrogate from JavaScript is not a byte: U+FFFD.
+  uint16_t lone[1] = {0xd800};
+  char out[4];
+  CHECK(name_encode(lone, 1, out) == 3 && memcmp(out, "\xef\xbf\xbd", 3) == 0);
+}
+
+static handle_table_t table;
+enum { THREADS = 4, TAKES = 20000 };
+
+static void *taker(void *arg) {
+  (void)arg;
+  long granted = 0;
+  for (int i = 0; i < TAKES; i++) {
+    grant_t g;
+    uint64_t fh = (uint64_t)(i % 8) + 1;
+    if (ht_take(&table, fh, DIR_READ, 100, &g)) {
+      granted++;
+      if (i % 3 == 0) ht_refund(&table, fh, DIR_READ, 40, 0);  // a short read
+    }
+  }
+  return (void *)granted;
+}
+
+static void test_handles(void) {
+  CHECK(ht_init(&table) == 0);
+  // More entries than buckets: the table grows.
+  for (uint64_t fh = 1; fh <= 1000; fh++) {
+    handle_t h = {.fh = fh, .fd = (int)fh, .flags = H_READ, .credit = {{CREDIT_UNLIMITED, CREDIT_UNLIMITED}, {0, 0}}};
+    int err;
+    CHECK(ht_put(&table, &h, &err) == NULL && err == 0);
+  }
+  CHECK(ht_fd(&table, 777) == 777);
+  for (uint64_t fh = 9; fh <= 1000; fh++) CHECK(ht_remove(&table, fh, NULL, NULL) == 1);
+  CHECK(ht_remove(&table, 9, NULL, NULL) == 0);
+  CHECK(ht_fd(&table, 9) == -1);
+
+  grant_t g;
+  CHECK(!ht_take(&table, 1, DIR_WRITE, 1, &g));  // registered for reads only
+  // Eight handles with 1,000,000 bytes and 5,000 ops each, taken by 4 threads at once.
+  for (uint64_t fh = 1; fh <= 8; fh++) {
+    handle_t h = {.fh = fh, .fd = 3, .flags = H_READ, .credit = {{1000000, 5000}, {0, 0}}};
+    int err;
+    ht_put(&table, &h, &err);
+  }
+  pthread_t t[THREADS];
+  for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, taker, NULL);
+  long granted = 0;
+  for (int i = 0; i < THREADS; i++) {
+    void *r;
+    pthread_join(t[i], &r);
+    granted += (long)r;
+  }
+  // Ops bound the grants: 8 × 5,000; every grant is paid exactly once.
+  CHECK(granted == 8 * 5000);
+  int64_t spent_bytes = 0, left[2][2];
+  for (uint64_t fh = 1; fh <= 8; fh++) {
+    int64_t c[2];
+    CHECK(ht_credit(&table, fh, DIR_READ, 0, 0, c) == 1);
+    CHECK(c[1] == 0);
+    spent_bytes += 1000000 - c[0];
+  }
+  CHECK(spent_bytes > 0 && spent_bytes <= 8 * 5000 * 100);
+  CHECK(ht_credit(&table, 1, DIR_READ, 500, 2, left[0]) == 1 && left[0][1] == 2);
+  ht_revoke(&table);
+  CHECK(!ht_take(&table, 1, DIR_READ, 1, &g));
+  int64_t credit[2][2];
+  void *owner = (void *)1;
+  CHECK(ht_remove(&table, 1, credit, &owner) == 1 && credit[0][0] == 0 && owner == NULL);
+  ht_destroy(&table, NULL);
+}
+
+static void test_below(void) {
+  char root[] = "/tmp/shylock-below-XXXXXX";
+  CHECK(mkdtemp(root) != NULL);
+  char path[512];
+  snprintf(path, sizeof path, "%s/a", root);
+  mkdir(path, 0755);
+  snprintf(path, sizeof path, "%s/out", root);
+  CHECK(symlink("/etc", path) == 0);
+  int fd = open(root, O_PATH | O_DIRECTORY);
+  const char *base;
+  int owned;
+  int dir = below_parent(fd, "/a/file", &base, &owned);
+  CHECK(dir >= 0 && owned && strcmp(base, "file") == 0);
+  if (dir >= 0 && owned) close(dir);
+  dir = below_parent(fd, "/top", &base, &owned);
+  CHECK(dir == fd && !owned && strcmp(base, "top") == 0);
+  CHECK(below_parent(fd, "/", &base, &owned) == fd && strcmp(base, ".") == 0);
+  CHECK(below_parent(fd, "/out/passwd", &base, &owned) == -EXDEV);  // a symlink out of the root
+  CHECK(below_parent(fd, "/missing/x", &base, &owned) == -ENOENT);
+  char proc[64];
+  CHECK(below_proc_path(7, "name", proc, sizeof proc) == 0 && strcmp(proc, "/proc/self/fd/7/name") == 0);
+  CHECK(below_proc_path(7, "name", proc, 10) == -ENAMETOOLONG);
+  close(fd);
+  snprintf(path, sizeof path, "rm -rf '%s'", root);
+  CHECK(system(path) == 0);
+}
+
+int main(void) {
+  test_names();
+  test_handles();
+  test_below();
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed != 0;
+}
