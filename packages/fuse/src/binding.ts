@@ -157,6 +157,20 @@ export interface Caller {
   umask: number;
 }
 
+/**
+ * What the FUSE handlers need of a mount's binding: who called, and the native handle table.
+ * `FuseSession` is the real one; tests give a fake.
+ */
+export interface NativeSession {
+  caller(): Caller;
+  fastOpen(fh: number, fd: number, flags: number, rb: number, ro: number, wb: number, wo: number): boolean;
+  fastOpenMemory(fh: number, bytes: Uint8Array, flags: number, rb: number, ro: number): boolean;
+  /** Adds credit; returns what that direction then holds [bytes, ops] (-1: unlimited), or null. */
+  fastCredit(fh: number, write: boolean, bytes: number, ops: number): [number, number] | null;
+  /** Forgets fh; returns its credit left [readBytes, readOps, writeBytes, writeOps], or null. */
+  fastClose(fh: number): [number, number, number, number] | null;
+}
+
 let native: NativeModule | undefined;
 
 /** Loads the native module, with a one-line message saying what to install when it can't. */
@@ -226,7 +240,7 @@ export interface SessionOptions {
 }
 
 /** One mount through the native binding: requests go to `handlers`, answers back to the kernel. */
-export class FuseSession {
+export class FuseSession implements NativeSession {
   readonly native: NativeModule;
   private handle: object | undefined;
   private readonly io = new Float64Array(32);
@@ -247,6 +261,37 @@ export class FuseSession {
     return { uid: io[IO_CALLER]!, gid: io[IO_CALLER + 1]!, pid: io[IO_CALLER + 2]!, umask: io[IO_CALLER + 3]! };
   }
 
+  fastOpen(fh: number, fd: number, flags: number, rb: number, ro: number, wb: number, wo: number): boolean {
+    return this.native.fastOpen(this.mounted, fh, fd, flags, rb, ro, wb, wo);
+  }
+
+  fastOpenMemory(fh: number, bytes: Uint8Array, flags: number, rb: number, ro: number): boolean {
+    return this.native.fastOpenMemory(this.mounted, fh, bytes, flags, rb, ro);
+  }
+
+  fastCredit(fh: number, write: boolean, bytes: number, ops: number): [number, number] | null {
+    return this.native.fastCredit(this.mounted, fh, write, bytes, ops);
+  }
+
+  fastClose(fh: number): [number, number, number, number] | null {
+    return this.native.fastClose(this.mounted, fh);
+  }
+
+  /** Every prepaid credit drops to 0 (the rules changed). */
+  fastRevoke(): void {
+    this.native.fastRevoke(this.mounted);
+  }
+
+  /** getattr and xattr reads below dir are answered on the FUSE threads; false if dir can't open. */
+  fastRoot(dir: string): boolean {
+    return this.native.fastRoot(this.mounted, dir);
+  }
+
+  /** While on, failed native getattr and I/O are handed to the handlers (so onError sees them). */
+  fastReportErrors(on: boolean): void {
+    this.native.fastReportErrors(this.mounted, on);
+  }
+
   /** Mounts; throws with libfuse's reason when the kernel or libfuse refuses. */
   mount(): void {
     const o = this.options;
@@ -264,7 +309,7 @@ export class FuseSession {
   }
 
   /** The mount handle, for the native fast paths. */
-  get mounted(): object {
+  private get mounted(): object {
     if (!this.handle) throw new ShylockError('EIO', 'not mounted', { op: 'mount' });
     return this.handle;
   }

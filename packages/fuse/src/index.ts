@@ -1,2 +1,3 @@
-export { mount, unmountPath, isMounted, hostXattr } from './mount.js';
-export type { Mount, MountOptions } from './mount.js';
+export { mount, hostXattr } from './mount.js';
+export { unmountPath, isMounted } from './mountpoints.js';
+export type { Mount, MountOptions } from './options.js';

@@ -1,0 +1,71 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, stat as fsStat } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import { promisify } from 'node:util';
+import { ShylockError, toShylockError } from '@shylock/core';
+
+const run = promisify(execFile);
+
+/** Checks the mountpoint; unmounts a stale FUSE mount left by a crashed process. */
+export async function prepareMountpoint(mountpoint: string, create: boolean): Promise<void> {
+  let info;
+  try {
+    info = await fsStat(mountpoint);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTCONN' || code === 'ECONNABORTED') {
+      await unmountPath(mountpoint);
+      info = await fsStat(mountpoint);
+    } else if (code === 'ENOENT' && create) {
+      await mkdir(mountpoint, { recursive: true });
+      info = await fsStat(mountpoint);
+    } else if (code === 'ENOENT') {
+      throw new ShylockError('ENOENT', `the mountpoint ${mountpoint} does not exist: create it first (mkdir -p)`, {
+        op: 'mount',
+        path: mountpoint,
+      });
+    } else {
+      throw toShylockError(e, { op: 'mount', path: mountpoint });
+    }
+  }
+  if (!info.isDirectory()) {
+    throw new ShylockError('ENOTDIR', `the mountpoint ${mountpoint} is not a directory`, { op: 'mount', path: mountpoint });
+  }
+  if (await isMounted(mountpoint)) {
+    throw new ShylockError('EBUSY', `${mountpoint} is already a mountpoint: unmount it first (fusermount -u ${mountpoint})`, {
+      op: 'mount',
+      path: mountpoint,
+    });
+  }
+}
+
+/** Mountpoints from /proc/self/mountinfo (octal escapes decoded). */
+async function mountpoints(): Promise<string[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+}
+
+/** True when `path` is a mountpoint now. */
+export async function isMounted(path: string): Promise<boolean> {
+  return (await mountpoints()).includes(resolvePath(path));
+}
+
+/**
+ * Unmounts whatever FUSE mount is at `path`, lazily, also a stale one ("Transport endpoint is
+ * not connected"). Resolves when nothing is mounted there.
+ */
+export async function unmountPath(path: string): Promise<void> {
+  const target = resolvePath(path);
+  if (!(await isMounted(target))) return;
+  try {
+    await run('fusermount3', ['-uz', target]);
+  } catch {
+    await run('fusermount', ['-uz', target]).catch(() => run('umount', ['-l', target]).catch(() => undefined));
+  }
+  if (await isMounted(target)) {
+    throw new ShylockError('EBUSY', `could not unmount ${target}: try umount -l ${target}`, { op: 'unmount', path: target });
+  }
+}

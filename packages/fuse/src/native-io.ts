@@ -1,0 +1,73 @@
+import type { FileHandle } from '@shylock/core';
+import { NATIVE_FLUSH_NOOP, NATIVE_READ, NATIVE_WRITE, type NativeSession } from './binding.js';
+import type { OpenFile } from './open-files.js';
+
+/** The first prepaid chunk of native I/O, and the largest: 256 KiB doubling up to 16 MiB. */
+export const FIRST_CHUNK = 256 * 1024;
+export const MAX_CHUNK = 16 * 1024 * 1024;
+
+/**
+ * Native I/O: files whose handle has a `native` descriptor (or value) are registered with the
+ * binding, whose FUSE threads then serve their reads and writes while they hold credit. Without
+ * a price the I/O is free; with one, the first request of each direction goes through JavaScript
+ * and prepays the next chunk (refill), and what is left at close is given back.
+ */
+export class NativeIo {
+  constructor(
+    private readonly session: NativeSession,
+    readonly enabled: boolean,
+  ) {}
+
+  /** Registers fd's handle when it can be served natively; true when it was. */
+  register(fd: number, file: OpenFile, handle: FileHandle): boolean {
+    const native = handle.native;
+    if (!this.enabled || !native || file.stream || !(native.read || native.write)) return false;
+    const free = native.charge ? 0 : -1;
+    const flags = (native.read ? NATIVE_READ : 0) | (native.write ? NATIVE_WRITE : 0) | (native.noFlush ? NATIVE_FLUSH_NOOP : 0);
+    const registered =
+      native.bytes !== undefined
+        ? native.read && this.session.fastOpenMemory(fd, native.bytes, flags, free, free)
+        : native.fd !== undefined && this.session.fastOpen(fd, native.fd, flags, free, free, free, free);
+    if (registered) file.native = { charged: !!native.charge, chunk: { read: FIRST_CHUNK, write: FIRST_CHUNK } };
+    return !!registered;
+  }
+
+  /**
+   * After a request of a native file went through JavaScript (its credit ran out): tops the
+   * credit of that direction up to the next chunk, doubling up to MAX_CHUNK and halving when the
+   * rule cannot pay, with one operation per request of the size just seen (the kernel sends a
+   * sequential reader 128 KiB at a time, a random one 4 KiB): the file holds about what it will
+   * use, and pays only what it lacks. While the rule cannot pay, the file's requests go through
+   * JavaScript, where each waits its turn.
+   */
+  refill(fd: number, file: OpenFile, kind: 'read' | 'write', length: number): void {
+    const n = file.native;
+    if (!n?.charged) return;
+    const write = kind === 'write';
+    const left = this.session.fastCredit(fd, write, 0, 0);
+    if (!left) return;
+    const bytes = n.chunk[kind];
+    const needBytes = Math.max(0, bytes - left[0]);
+    const needOps = Math.max(0, Math.ceil(bytes / Math.max(1, length)) - left[1]);
+    if (needBytes === 0 && needOps === 0) return;
+    if (!file.handle.native!.charge!(kind, needBytes, needOps)) {
+      // Settle at the largest chunk the rule's burst allows.
+      n.chunk[kind] = Math.max(FIRST_CHUNK, bytes / 2);
+      return;
+    }
+    this.session.fastCredit(fd, write, needBytes, needOps);
+    n.chunk[kind] = Math.min(MAX_CHUNK, bytes * 2);
+  }
+
+  /** Stops native I/O on fd (before its descriptor closes) and gives back unused credit. */
+  unregister(fd: number, file: OpenFile): void {
+    if (!file.native) return;
+    file.native = undefined;
+    const left = this.session.fastClose(fd);
+    const native = file.handle.native;
+    if (!left || !native?.refund) return;
+    const [rb, ro, wb, wo] = left;
+    if (rb > 0 || ro > 0) native.refund('read', Math.max(0, rb), Math.max(0, ro));
+    if (wb > 0 || wo > 0) native.refund('write', Math.max(0, wb), Math.max(0, wo));
+  }
+}
