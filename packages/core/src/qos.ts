@@ -40,8 +40,11 @@ export interface AcquireOptions {
 export interface QosBinding {
   /** As {@link QosPolicy.acquire} for the bound path and kind. */
   acquire(bytes?: number, options?: AcquireOptions): Promise<void>;
-  /** Takes the amount now and returns true, or returns false having taken nothing. */
-  tryAcquire(bytes?: number, ops?: number): boolean;
+  /**
+   * Takes the amount now and returns true, or returns false having taken nothing. With `borrow`
+   * false, an amount larger than the rule's burst is refused instead of borrowed.
+   */
+  tryAcquire(bytes?: number, ops?: number, borrow?: boolean): boolean;
   /**
    * Gives back what `tryAcquire` took and was not spent (prepaid I/O left unused), as if it had
    * never been taken. Dropped when the rules changed since.

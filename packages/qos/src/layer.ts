@@ -159,7 +159,8 @@ function qosNative(native: NativeFile, handle: QosHandle): NativeFile {
     noFlush: native.noFlush,
     charge(kind, bytes, ops) {
       const b = handle.binding(kind);
-      if (!b.tryAcquire(bytes, ops)) return false;
+      // Prepaid credit never borrows: a chunk larger than the rule's burst is not paid at all.
+      if (!b.tryAcquire(bytes, ops, false)) return false;
       if (native.charge && !native.charge(kind, bytes, ops)) {
         b.refund?.(bytes, ops);
         return false;

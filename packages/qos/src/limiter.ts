@@ -49,9 +49,10 @@ export interface Limiter {
   acquire(bytes?: number, options?: LimiterAcquireOptions): Promise<void>;
   /**
    * Takes the amount now and returns true, or returns false and takes nothing. Never jumps the
-   * queue: false while others are waiting.
+   * queue: false while others are waiting. A request larger than the burst is granted once the
+   * bucket is full (it borrows); `borrow` false refuses it instead (prepaid credit).
    */
-  tryAcquire(bytes?: number, ops?: number): boolean;
+  tryAcquire(bytes?: number, ops?: number, borrow?: boolean): boolean;
   /**
    * Gives back what a grant took and was not spent (prepaid I/O left unused), as if it had never
    * been taken; waiters may then be served sooner.
@@ -122,6 +123,11 @@ class Bucket {
   startAt(n: number): number {
     if (this.interval === 0 || n === 0) return -Infinity;
     return this.tat - Math.max(0, this.burst - n) * this.interval;
+  }
+
+  /** True when n units fit in the burst: taking them needs no borrowing. */
+  fits(n: number): boolean {
+    return this.interval === 0 || n <= this.burst;
   }
 
   commit(n: number, now: number): void {
@@ -209,8 +215,9 @@ class GcraLimiter implements Limiter {
     });
   }
 
-  tryAcquire(bytes = 0, ops = 1): boolean {
+  tryAcquire(bytes = 0, ops = 1, borrow = true): boolean {
     if (this.#head !== this.#queue.length) return false;
+    if (!borrow && !(this.#bytes.fits(bytes) && this.#ops.fits(ops))) return false;
     const now = performance.now();
     if (!this.#ready(bytes, ops, now)) return false;
     this.#grant(bytes, ops, now);

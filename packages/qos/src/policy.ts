@@ -285,10 +285,10 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
             for (const l of ls) await l.acquire(bytes, o);
           })();
         },
-        tryAcquire(bytes = 0, ops = 1) {
+        tryAcquire(bytes = 0, ops = 1, borrow = true) {
           const ls = current();
           // With nested rules a partial take can't be undone: those wait in acquire().
-          return ls.length === 0 || (ls.length === 1 && ls[0]!.tryAcquire(bytes, ops));
+          return ls.length === 0 || (ls.length === 1 && ls[0]!.tryAcquire(bytes, ops, borrow));
         },
         refund(bytes, ops) {
           // What tryAcquire took came from the one limiter of the rules as they were then.

@@ -58,6 +58,15 @@ describe('createLimiter', () => {
     expect(limiter.tryAcquire(0)).toBe(true);
     expect(limiter.stats().ops).toBe(4);
   });
+  it('tryAcquire of more than the burst borrows from a full bucket, unless told not to', () => {
+    const limiter = createLimiter({ bytesPerSecond: 1000, burst: { bytes: 100 } });
+    expect(limiter.tryAcquire(500, 0, false)).toBe(false);
+    expect(limiter.stats().bytes).toBe(0);
+    expect(limiter.tryAcquire(100, 0, false)).toBe(true);
+    vi.advanceTimersByTime(100);
+    expect(limiter.tryAcquire(500)).toBe(true);
+    expect(limiter.tryAcquire(1)).toBe(false);
+  });
   it('waiters are served in arrival order', async () => {
     const limiter = createLimiter({ bytesPerSecond: 1000, burst: { bytes: 10 } });
     await limiter.acquire(10);
