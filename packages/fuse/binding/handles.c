@@ -128,6 +128,19 @@ int ht_take(handle_table_t *t, uint64_t fh, int dir, size_t size, grant_t *grant
   return ok;
 }
 
+int ht_grant(handle_table_t *t, uint64_t fh, int dir, grant_t *grant) {
+  pthread_mutex_lock(&t->lock);
+  handle_t *h = *find(t, fh);
+  int ok = h && (h->flags & (dir == DIR_READ ? H_READ : H_WRITE));
+  if (ok) {
+    grant->fd = h->fd;
+    grant->bytes = h->bytes;
+    grant->length = h->length;
+  }
+  pthread_mutex_unlock(&t->lock);
+  return ok;
+}
+
 void ht_refund(handle_table_t *t, uint64_t fh, int dir, int64_t bytes, int64_t ops) {
   pthread_mutex_lock(&t->lock);
   handle_t *h = *find(t, fh);

@@ -48,6 +48,8 @@ int ht_remove(handle_table_t *t, uint64_t fh, int64_t credit[2][2], void **owner
  * holds the credit (one op and size bytes, spent now), else 0.
  */
 int ht_take(handle_table_t *t, uint64_t fh, int dir, size_t size, grant_t *grant);
+/** The grant of fh in direction dir without spending credit (the request was paid otherwise); 1 when registered for it. */
+int ht_grant(handle_table_t *t, uint64_t fh, int dir, grant_t *grant);
 /** Gives back bytes (and ops) a granted request did not use. */
 void ht_refund(handle_table_t *t, uint64_t fh, int dir, int64_t bytes, int64_t ops);
 /** Adds credit; 1 with what the direction then holds, 0 when fh is not registered. */

@@ -45,6 +45,10 @@ enum {
 // Layout of the shared Float64Array `io`.
 enum { IO_CALLER = 0, IO_STAT = 4, IO_STATFS = 16, IO_SIZE = 32, STAT_FIELDS = 11 };
 
+/** A read or write answered with this: the credit was topped up, the FUSE thread serves it. */
+#define SERVE_NATIVE (-1000000)
+/** Rounds of topping up before a request is served regardless (other threads took the credit). */
+#define SERVE_ROUNDS 3
 /** Or'ed into the handle an open answers: that open bypasses the page cache. */
 #define DIRECT_IO_BIT 0x40000000
 #define SLOTS 1024
@@ -530,44 +534,60 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi) {
   return cross(current_mount(), &r);
 }
 
-static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
-  mount_t *m = current_mount();
-  grant_t g;
-  if (ht_take(&m->handles, fi->fh, DIR_READ, size, &g)) {
-    ssize_t n;
-    if (g.fd >= 0) {
-      n = pread_full(g.fd, buf, size, off);
-    } else {
-      n = off >= (off_t)g.length ? 0 : (ssize_t)(g.length - (size_t)off < size ? g.length - (size_t)off : size);
-      if (n > 0) memcpy(buf, g.bytes + off, (size_t)n);
-    }
-    if (n >= 0) {
-      if ((size_t)n < size) ht_refund(&m->handles, fi->fh, DIR_READ, (int64_t)(size - (size_t)n), 0);
-      return (int)n;
-    }
-    int e = errno;
-    ht_refund(&m->handles, fi->fh, DIR_READ, (int64_t)size, 1);
-    if (!atomic_load(&m->report_errors)) return -e;
+/** A native read of a granted request; -errno, or the count. */
+static int native_read(const grant_t *g, char *buf, size_t size, off_t off) {
+  if (g->fd >= 0) {
+    ssize_t n = pread_full(g->fd, buf, size, off);
+    return n < 0 ? -errno : (int)n;
   }
-  request_t r = {.op = OP_READ, .path = path, .out = buf, .size = size, .offset = off, .fh = fi->fh};
-  return cross(m, &r);
+  size_t n = off >= (off_t)g->length ? 0 : g->length - (size_t)off;
+  if (n > size) n = size;
+  if (n > 0) memcpy(buf, g->bytes + off, n);
+  return (int)n;
+}
+
+/**
+ * Reads and writes of registered handles are served here while they hold credit; out of credit,
+ * the request crosses to JavaScript, which tops the credit up and answers SERVE_NATIVE (then the
+ * FUSE thread serves it after all), or does the I/O itself while the rule makes it wait.
+ */
+static int native_io(mount_t *m, int dir, const char *path, char *rbuf, const char *wbuf, size_t size, off_t off,
+                     struct fuse_file_info *fi) {
+  for (int round = 0;; round++) {
+    grant_t g;
+    int granted = ht_take(&m->handles, fi->fh, dir, size, &g);
+    if (!granted && round == SERVE_ROUNDS) {
+      // Topped up this often and still taken by other threads: the rule was paid meanwhile.
+      granted = ht_grant(&m->handles, fi->fh, dir, &g);
+    }
+    if (granted && (dir == DIR_READ || g.fd >= 0)) {
+      int n;
+      if (dir == DIR_READ) {
+        n = native_read(&g, rbuf, size, off);
+      } else {
+        ssize_t w = pwrite_full(g.fd, wbuf, size, off);
+        n = w < 0 ? -errno : (int)w;
+      }
+      if (n >= 0) {
+        if ((size_t)n < size && round < SERVE_ROUNDS) ht_refund(&m->handles, fi->fh, dir, (int64_t)(size - (size_t)n), 0);
+        return n;
+      }
+      if (round < SERVE_ROUNDS) ht_refund(&m->handles, fi->fh, dir, (int64_t)size, 1);
+      if (!atomic_load(&m->report_errors)) return n;
+    }
+    request_t r = {.op = dir == DIR_READ ? OP_READ : OP_WRITE, .path = path, .out = rbuf, .data = wbuf, .size = size,
+                   .offset = off, .fh = fi->fh};
+    int result = cross(m, &r);
+    if (result != SERVE_NATIVE || round == SERVE_ROUNDS) return result == SERVE_NATIVE ? -EIO : result;
+  }
+}
+
+static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
+  return native_io(current_mount(), DIR_READ, path, buf, NULL, size, off, fi);
 }
 
 static int op_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
-  mount_t *m = current_mount();
-  grant_t g;
-  if (ht_take(&m->handles, fi->fh, DIR_WRITE, size, &g) && g.fd >= 0) {
-    ssize_t n = pwrite_full(g.fd, buf, size, off);
-    if (n >= 0) {
-      if ((size_t)n < size) ht_refund(&m->handles, fi->fh, DIR_WRITE, (int64_t)(size - (size_t)n), 0);
-      return (int)n;
-    }
-    int e = errno;
-    ht_refund(&m->handles, fi->fh, DIR_WRITE, (int64_t)size, 1);
-    if (!atomic_load(&m->report_errors)) return -e;
-  }
-  request_t r = {.op = OP_WRITE, .path = path, .data = buf, .size = size, .offset = off, .fh = fi->fh};
-  return cross(m, &r);
+  return native_io(current_mount(), DIR_WRITE, path, NULL, buf, size, off, fi);
 }
 
 static int op_statfs(const char *path, struct statvfs *sv) {
@@ -1282,6 +1302,66 @@ done:
   return result;
 }
 
+typedef struct {
+  mount_t *m;
+  size_t count;
+  char **paths;
+} invalidation_t;
+
+static void *invalidate_main(void *arg) {
+  invalidation_t *inv = arg;
+  for (size_t i = 0; i < inv->count; i++) {
+    pthread_mutex_lock(&inv->m->lock);
+    int live = !inv->m->finished && !atomic_load(&inv->m->ended);
+    pthread_mutex_unlock(&inv->m->lock);
+    if (live) fuse_invalidate_path(inv->m->fuse, inv->paths[i]);  // -ENOENT: nothing cached
+    free(inv->paths[i]);
+  }
+  free(inv->paths);
+  free(inv);
+  return NULL;
+}
+
+// invalidate(mount, paths: string[]): drops the kernel's cached pages and attributes of these
+// files, on a thread of its own (the kernel may need a FUSE thread to answer meanwhile).
+static napi_value js_invalidate(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  napi_value undef = get_args(env, info, 2, argv);
+  mount_t *m = mount_arg(env, argv[0]);
+  if (!m) return NULL;
+  uint32_t n = 0;
+  if (m->finished || napi_get_array_length(env, argv[1], &n) != napi_ok || n == 0) return undef;
+  invalidation_t *inv = calloc(1, sizeof *inv);
+  char **paths = calloc(n, sizeof *paths);
+  if (!inv || !paths) {
+    free(inv);
+    free(paths);
+    return undef;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    napi_get_element(env, argv[1], i, &item);
+    char *p = string_bytes(env, item, NULL);
+    if (p) paths[inv->count++] = p;
+  }
+  inv->m = m;
+  inv->paths = paths;
+  pthread_t t;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  int err = pthread_create(&t, NULL, invalidate_main, inv);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (err) {
+    for (size_t i = 0; i < inv->count; i++) free(paths[i]);
+    free(paths);
+    free(inv);
+  } else {
+    pthread_detach(t);
+  }
+  return undef;
+}
+
 // version() → the libfuse version this binding runs on, e.g. 314
 static napi_value js_version(napi_env env, napi_callback_info info) {
   (void)info;
@@ -1302,6 +1382,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"fastRevoke", NULL, js_fast_revoke, NULL, NULL, NULL, napi_default, NULL},
     {"fastRoot", NULL, js_fast_root, NULL, NULL, NULL, napi_default, NULL},
     {"fastReportErrors", NULL, js_fast_report_errors, NULL, NULL, NULL, napi_default, NULL},
+    {"invalidate", NULL, js_invalidate, NULL, NULL, NULL, napi_default, NULL},
     {"hostXattr", NULL, js_host_xattr, NULL, NULL, NULL, napi_default, NULL},
     {"version", NULL, js_version, NULL, NULL, NULL, napi_default, NULL},
   };

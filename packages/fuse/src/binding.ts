@@ -29,6 +29,7 @@ export interface NativeModule {
   fastCredit(mount: object, fh: number, write: boolean, bytes: number, ops: number): [number, number] | null;
   fastClose(mount: object, fh: number): [number, number, number, number] | null;
   fastRevoke(mount: object): void;
+  invalidate(mount: object, paths: string[]): void;
   fastRoot(mount: object, dir: string): boolean;
   fastReportErrors(mount: object, on: boolean): boolean;
   hostXattr(op: number, path: string | Buffer, name: string, value: Uint8Array, flags: number): Buffer | number;
@@ -68,6 +69,11 @@ export const OP = {
   end: 255,
 } as const;
 
+/**
+ * What a read or write handler answers for a native file whose credit it has just topped up: the
+ * FUSE thread then does the I/O itself instead of JavaScript.
+ */
+export const SERVE_NATIVE = -1_000_000;
 /** Or'ed into the handle an open answers: that open bypasses the page cache. */
 export const DIRECT_IO = 0x40000000;
 /** A utimens time of "leave it as it is" (UTIME_OMIT) arrives as this many milliseconds, or more. */
@@ -280,6 +286,11 @@ export class FuseSession implements NativeSession {
   /** Every prepaid credit drops to 0 (the rules changed). */
   fastRevoke(): void {
     this.native.fastRevoke(this.mounted);
+  }
+
+  /** Drops the kernel's cached pages and attributes of these files (asynchronously). */
+  invalidate(paths: string[]): void {
+    if (paths.length > 0) this.native.invalidate(this.mounted, paths);
   }
 
   /** getattr and xattr reads below dir are answered on the FUSE threads; false if dir can't open. */

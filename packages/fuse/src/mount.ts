@@ -4,7 +4,8 @@ import { qosLayer } from '@shylock/qos';
 import { FuseSession, loadNative } from './binding.js';
 import { createHandlers } from './handlers.js';
 import { ListingCache } from './listing-cache.js';
-import { prepareMountpoint, unmountPath } from './mountpoints.js';
+import { prepareMountpoint, setReadahead, unmountPath } from './mountpoints.js';
+import { stat } from 'node:fs/promises';
 import { NativeIo } from './native-io.js';
 import { OpenFiles } from './open-files.js';
 import { kernelSettings, type Mount, type MountOptions } from './options.js';
@@ -76,13 +77,26 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     stopWatching?.();
     throw new ShylockError('EIO', `could not mount ${target}: ${(err as Error).message}`, { op: 'mount', path: target, cause: err });
   }
-  /** Rules changed: native I/O prepaid under the old ones stops at once (the next request pays anew). */
-  const stopRevoking = nativeIo ? options.qos?.onChange?.(() => session.fastRevoke()) : undefined;
+  /**
+   * Rules changed: native I/O prepaid under the old ones stops at once (the next request pays
+   * anew), and pages the kernel read ahead under them are dropped, so open files are read under
+   * the new rules from the next byte.
+   */
+  const stopRevoking = options.qos?.onChange?.(() => {
+    if (nativeIo) session.fastRevoke();
+    session.invalidate(open.paths());
+  });
   // A directory passed through: getattr is lstat on the FUSE threads, fgetattr of a native handle
   // fstat of its descriptor. Off if the directory can't be opened (the backend then answers).
   if (nativeIo && fs.nativeRoot !== undefined) session.fastRoot(fs.nativeRoot);
   // onError sees every failure: native requests that fail are answered by the handlers instead.
   if (nativeIo && options.onError) session.fastReportErrors(true);
+  // The kernel sets the mount's readahead from libfuse's init answer, capped at 128 KiB: raise it
+  // to max_readahead once init is done (a first request waits for it). Root only.
+  if (settings.maxReadahead > 128 * 1024) {
+    await stat(target).catch(() => undefined);
+    await setReadahead(target, Math.floor(settings.maxReadahead / 1024));
+  }
 
   let unmounting: Promise<void> | undefined;
   let closedNow: () => void = () => {};

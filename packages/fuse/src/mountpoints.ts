@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, stat as fsStat } from 'node:fs/promises';
+import { mkdir, readFile, stat as fsStat, writeFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { promisify } from 'node:util';
 import { ShylockError, toShylockError } from '@shylock/core';
@@ -39,13 +39,35 @@ export async function prepareMountpoint(mountpoint: string, create: boolean): Pr
   }
 }
 
-/** Mountpoints from /proc/self/mountinfo (octal escapes decoded). */
-async function mountpoints(): Promise<string[]> {
+/** Mounts from /proc/self/mountinfo: mountpoint (octal escapes decoded) and device (major:minor). */
+async function mountinfo(): Promise<{ path: string; device: string }[]> {
   const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
   return text
     .split('\n')
     .filter(Boolean)
-    .map((line) => line.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+    .map((line) => {
+      const fields = line.split(' ');
+      const path = fields[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+      return { path, device: fields[2]! };
+    });
+}
+
+async function mountpoints(): Promise<string[]> {
+  return (await mountinfo()).map((m) => m.path);
+}
+
+/**
+ * Sets the kernel's readahead of the mount at `path` (its bdi's read_ahead_kb): a sequential
+ * reader is then sent requests of up to that much at a time. Root only; false when it can't.
+ */
+export async function setReadahead(path: string, kib: number): Promise<boolean> {
+  const target = resolvePath(path);
+  const found = (await mountinfo()).filter((m) => m.path === target).pop();
+  if (!found) return false;
+  return writeFile(`/sys/class/bdi/${found.device}/read_ahead_kb`, String(kib)).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** True when `path` is a mountpoint now. */

@@ -38,25 +38,28 @@ export class NativeIo {
    * rule cannot pay, with one operation per request of the size just seen (the kernel sends a
    * sequential reader 128 KiB at a time, a random one 4 KiB): the file holds about what it will
    * use, and pays only what it lacks. While the rule cannot pay, the file's requests go through
-   * JavaScript, where each waits its turn.
+   * JavaScript, where each waits its turn. True when the credit now covers a request of
+   * `length` bytes: the FUSE thread can then serve it (SERVE_NATIVE).
    */
-  refill(fd: number, file: OpenFile, kind: 'read' | 'write', length: number): void {
+  refill(fd: number, file: OpenFile, kind: 'read' | 'write', length: number): boolean {
     const n = file.native;
-    if (!n?.charged) return;
+    if (!n?.charged) return false;
     const write = kind === 'write';
     const left = this.session.fastCredit(fd, write, 0, 0);
-    if (!left) return;
+    if (!left) return false;
     const bytes = n.chunk[kind];
     const needBytes = Math.max(0, bytes - left[0]);
     const needOps = Math.max(0, Math.ceil(bytes / Math.max(1, length)) - left[1]);
-    if (needBytes === 0 && needOps === 0) return;
+    const covers = (b: number, o: number) => b >= length && o >= 1;
+    if (needBytes === 0 && needOps === 0) return covers(left[0], left[1]);
     if (!file.handle.native!.charge!(kind, needBytes, needOps)) {
       // Settle at the largest chunk the rule's burst allows.
       n.chunk[kind] = Math.max(FIRST_CHUNK, bytes / 2);
-      return;
+      return false;
     }
-    this.session.fastCredit(fd, write, needBytes, needOps);
+    const now = this.session.fastCredit(fd, write, needBytes, needOps);
     n.chunk[kind] = Math.min(MAX_CHUNK, bytes * 2);
+    return now !== null && covers(now[0], now[1]);
   }
 
   /** Stops native I/O on fd (before its descriptor closes) and gives back unused credit. */

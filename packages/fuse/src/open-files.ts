@@ -63,6 +63,11 @@ export class OpenFiles {
     if (writer) this.writers.set(to, writer);
   }
 
+  /** Paths of the files open now. */
+  paths(): string[] {
+    return [...new Set([...this.files.values()].map((f) => f.path))];
+  }
+
   /** Takes every file out (the mount ends). */
   drain(): [number, OpenFile][] {
     const all = [...this.files];

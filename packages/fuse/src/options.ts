@@ -8,10 +8,10 @@ export interface MountOptions {
   readOnly?: boolean;
   /**
    * More libfuse and kernel options (`-o` list), e.g. `['allow_other']`. `max_write=N` and
-   * `max_readahead=N` (default 131072 each) are applied in libfuse's init; `big_writes` is always on.
+   * `max_readahead=N` (default 1 MiB each) are applied in libfuse's init; `big_writes` is always on.
    */
   fuseOptions?: string[];
-  /** Largest read the kernel sends, bytes (default 131072). */
+  /** Largest read the kernel sends, bytes (default 1 MiB). */
   maxRead?: number;
   /**
    * Seconds the kernel caches attributes and names (default 0, as libfuse's
@@ -78,8 +78,11 @@ export interface Mount {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** The largest request the kernel sends with the default options. */
-export const MAX_REQUEST = 131072;
+/**
+ * The largest request the kernel sends with the default options: 1 MiB reads (readahead) and
+ * writes, FUSE's maximum (256 pages). A 1 MiB `dd` block is then one request, not eight.
+ */
+export const MAX_REQUEST = 1 << 20;
 
 /** What the binding is given: libfuse's `-o` options and the settings of its init. */
 export interface KernelSettings {

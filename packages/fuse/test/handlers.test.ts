@@ -6,7 +6,7 @@ import { localBackend } from '@shylock/local';
 import { memoryBackend } from '@shylock/memory';
 import { createPolicy, qosLayer } from '@shylock/qos';
 import { describe, expect, it } from 'vitest';
-import { type Caller, DIRECT_IO, type FuseHandlers, type FuseStat, type NativeSession, OMITTED } from '../src/binding.js';
+import { type Caller, DIRECT_IO, type FuseHandlers, type FuseStat, type NativeSession, OMITTED, SERVE_NATIVE } from '../src/binding.js';
 import { createHandlers } from '../src/handlers.js';
 import { ListingCache } from '../src/listing-cache.js';
 import { NativeIo } from '../src/native-io.js';
@@ -186,16 +186,35 @@ describe('FUSE handlers over a fake binding', () => {
       const ruled = setup(qosLayer(policy)(localBackend({ root: dir })));
       const [, rfh] = (await ruled.ask('open', '/f', O_RDONLY)) as [number, number];
       expect(ruled.session.table.get(rfh)?.credit.slice(0, 2)).toEqual([0, 0]);
-      // The first read goes through JavaScript and prepays the next chunk.
+      // Out of credit, a read prepays the next chunk and hands the read back to the FUSE thread.
       const buf = Buffer.alloc(131072);
-      expect(await ruled.ask('read', '/f', rfh, buf, buf.length, 0)).toEqual([131072]);
+      expect(await ruled.ask('read', '/f', rfh, buf, buf.length, 0)).toEqual([SERVE_NATIVE]);
       const [bytes, ops] = ruled.session.table.get(rfh)!.credit;
       expect(bytes).toBe(256 * 1024);
       expect(ops).toBe(2);
-      expect(policy.stats()[0]!.read.bytes).toBe(131072 + 256 * 1024);
+      expect(policy.stats()[0]!.read.bytes).toBe(256 * 1024);
+      // The FUSE thread spends 128 KiB of it; the rest goes back at release.
+      ruled.session.table.get(rfh)!.credit[0]! -= 131072;
+      ruled.session.table.get(rfh)!.credit[1]! -= 1;
       await ruled.ask('release', '/f', rfh);
-      // What was not used went back: the rule counts only the 128 KiB read.
       expect(policy.stats()[0]!.read.bytes).toBe(131072);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a rule whose burst cannot prepay a chunk keeps reads in JavaScript, waiting their turn', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shylock-handlers-'));
+    try {
+      await writeFile(join(dir, 'f'), Buffer.alloc(1 << 20, 7));
+      // 64 KiB/s with a 64 KiB burst: a 256 KiB chunk would have to borrow, and prepaying never does.
+      const policy = createPolicy([{ path: '/', readBytesPerSec: 64 << 10, burst: { bytes: 64 << 10 } }]);
+      const { ask, session } = setup(qosLayer(policy)(localBackend({ root: dir })));
+      const [, fh] = (await ask('open', '/f', O_RDONLY)) as [number, number];
+      const buf = Buffer.alloc(4096);
+      expect(await ask('read', '/f', fh, buf, 4096, 0)).toEqual([4096]);
+      expect(session.table.get(fh)?.credit.slice(0, 2)).toEqual([0, 0]);
+      await ask('release', '/f', fh);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -118,8 +118,8 @@ describe('native I/O through a local mount', () => {
     expect(readBytes('/small') - before).toBe(100 * 4096);
   });
   it('a file read natively holds about the operations it uses, not one per 4 KiB', async () => {
-    // 32 MiB read 128 KiB at a time is 256 requests. Prepaid credit counts as spent until close:
-    // one operation per 4 KiB would hold 8,192 and more for the chunk ahead.
+    // 32 MiB read 128 KiB at a time is at most 256 requests. Prepaid credit counts as spent until
+    // close: one operation per 4 KiB would hold 8,192 and more for the chunk ahead.
     const opsNow = () => policy.stats().find((s) => s.path === '/ops')!.read.ops;
     const before = opsNow();
     const child = spawn('python3', [
@@ -138,8 +138,9 @@ time.sleep(2)`,
         child.stdout.on('data', (d: Buffer) => d.toString().includes('read') && resolve());
         child.on('exit', () => reject(new Error('the reader ended early')));
       });
+      // The kernel reads ahead up to 1 MiB per request: 32 to 256 requests, each one op.
       const held = opsNow() - before;
-      expect(held).toBeGreaterThanOrEqual(256);
+      expect(held).toBeGreaterThanOrEqual(32);
       expect(held).toBeLessThan(512);
     } finally {
       child.kill();
