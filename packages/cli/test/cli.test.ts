@@ -102,6 +102,22 @@ describe('shylock', () => {
       expect(await isMounted(mnt)).toBe(false);
     });
   }
+  it('a failure after the kernel mounted (the API port taken) unmounts and exits 1 with one line', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const mnt = await tempDir('mnt');
+      const { code, output } = await runCli(['memory', mnt, '--api-port', String(port)]);
+      expect(code).toBe(1);
+      expect(output.trim().split('\n')).toHaveLength(1);
+      expect(output).toMatch(new RegExp(String(port)));
+      expect(await isMounted(mnt)).toBe(false);
+    } finally {
+      taken.close();
+    }
+  });
   it('a mount left by a killed process is recovered by the next start', async () => {
     const mnt = await tempDir('stale');
     const first = await start(['memory', mnt]);
