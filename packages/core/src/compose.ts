@@ -1,7 +1,16 @@
 import { defineBackend, NO_CAPABILITIES } from './define.js';
 import { isShylockError, ShylockError } from './errors.js';
 import { normalizePath, splitPath } from './path.js';
+import { BACKEND_METHODS, type ComposeAnswer, type MethodRow, PATH_METHODS } from './methods.js';
 import type { Backend, Capabilities, DirEntry, Stat } from './types.js';
+
+/** Why compose's own directories refuse a call. */
+const OWN_DIRECTORY: Record<Exclude<ComposeAnswer, 'EMPTY'>, string> = {
+  EEXIST: 'it exists',
+  EISDIR: 'is a directory',
+  EBUSY: 'a backend is mounted there',
+  EPERM: 'this directory only holds mounts',
+};
 
 /** Options of {@link compose}. */
 export interface ComposeOptions {
@@ -84,29 +93,53 @@ export function compose(mounts: Record<string, Backend>, options: ComposeOptions
       });
     }
   };
-  const notHere = (op: string, path: string): never => {
-    throw new ShylockError('EPERM', `${op} ${path}: this directory only holds mounts`, { op, path, backend: name });
-  };
-  type Optional = 'mkdir' | 'unlink' | 'rmdir' | 'truncate' | 'chmod' | 'utimes' | 'chown' | 'readlink' | 'mknod';
-  type Xattr = 'getxattr' | 'setxattr' | 'listxattr' | 'removexattr';
-  /** The member's method, bound; ENOSYS where it has none (ENOTSUP for extended attributes). */
-  const method = <K extends Optional | Xattr>(op: K, r: Resolved): NonNullable<Backend[K]> => {
-    const fn = r.backend[op];
-    if (typeof fn !== 'function') {
-      const xattr = op.endsWith('xattr');
-      throw new ShylockError(
-        xattr ? 'ENOTSUP' : 'ENOSYS',
-        `${op}: ${r.backend.name} at ${r.mount} ${xattr ? 'has no extended attributes' : 'does not support it'}`,
-        { op, backend: r.backend.name },
-      );
-    }
-    return fn.bind(r.backend) as NonNullable<Backend[K]>;
-  };
-
   const all = [...table.values()];
   const capabilities = {} as Capabilities;
   for (const key of Object.keys(NO_CAPABILITIES) as (keyof Capabilities)[]) {
     capabilities[key] = all.every((b) => b.capabilities[key]);
+  }
+
+  /**
+   * Every optional method, routed from the method table: each path argument to the member that
+   * holds it (two paths on two members: EXDEV), compose's own directories answering what the
+   * table says, a member without the method ENOSYS (ENOTSUP for extended attributes, so the
+   * kernel does not stop asking the whole mount). Extended attributes exist where a member has them.
+   */
+  const routed: Record<string, unknown> = {};
+  const anyXattr = all.some((b) => b.getxattr);
+  for (const method of PATH_METHODS) {
+    const row: MethodRow = BACKEND_METHODS[method];
+    if (row.xattr && !anyXattr) continue;
+    const subject = row.subject ?? row.paths[0]!;
+    routed[method] = async (...args: unknown[]) => {
+      for (const i of row.paths) {
+        const p = args[i] as string;
+        const answer = table.has(p) ? row.atMount : isVirtual(p) ? row.atVirtual : undefined;
+        if (answer === 'EMPTY') return [];
+        if (answer) throw new ShylockError(answer, `${method} ${p}: ${OWN_DIRECTORY[answer]}`, { op: method, path: p, backend: name });
+      }
+      const members = row.paths.map((i) => need(method, args[i] as string));
+      const r = members[row.paths.indexOf(subject)]!;
+      if (members.some((m) => m.mount !== r.mount)) {
+        const [from, to] = row.paths.map((i) => args[i] as string);
+        throw new ShylockError('EXDEV', `${method} ${from} → ${to}: they are on different backends`, {
+          op: method,
+          path: args[subject] as string,
+          backend: name,
+        });
+      }
+      const fn = r.backend[method] as ((...a: unknown[]) => Promise<unknown>) | undefined;
+      if (typeof fn !== 'function') {
+        throw new ShylockError(
+          row.xattr ? 'ENOTSUP' : 'ENOSYS',
+          `${method}: ${r.backend.name} at ${r.mount} ${row.xattr ? 'has no extended attributes' : 'does not support it'}`,
+          { op: method, backend: r.backend.name },
+        );
+      }
+      const inner = [...args];
+      row.paths.forEach((i, k) => (inner[i] = members[k]!.inner));
+      return via(method, args[subject] as string, r, () => fn.apply(r.backend, inner));
+    };
   }
 
   return defineBackend({
@@ -154,124 +187,7 @@ export function compose(mounts: Record<string, Backend>, options: ComposeOptions
       const r = need('open', path);
       return via('open', path, r, () => r.backend.open(r.inner, flags, o));
     },
-    async mkdir(path, mode) {
-      if (table.has(path) || isVirtual(path)) {
-        throw new ShylockError('EEXIST', `mkdir ${path}: it exists`, { op: 'mkdir', path, backend: name });
-      }
-      const r = need('mkdir', path);
-      return via('mkdir', path, r, () => method('mkdir', r)(r.inner, mode));
-    },
-    async unlink(path) {
-      if (table.has(path) || isVirtual(path)) {
-        throw new ShylockError('EISDIR', `unlink ${path}: is a directory`, { op: 'unlink', path, backend: name });
-      }
-      const r = need('unlink', path);
-      return via('unlink', path, r, () => method('unlink', r)(r.inner));
-    },
-    async rmdir(path) {
-      if (table.has(path) || isVirtual(path)) {
-        throw new ShylockError('EBUSY', `rmdir ${path}: a backend is mounted there`, {
-          op: 'rmdir',
-          path,
-          backend: name,
-        });
-      }
-      const r = need('rmdir', path);
-      return via('rmdir', path, r, () => method('rmdir', r)(r.inner));
-    },
-    async rename(from, to) {
-      for (const p of [from, to]) if (table.has(p) || isVirtual(p)) notHere('rename', p);
-      const a = need('rename', from);
-      const b = need('rename', to);
-      if (a.mount !== b.mount) {
-        throw new ShylockError('EXDEV', `rename ${from} → ${to}: they are on different backends`, {
-          op: 'rename',
-          path: from,
-          backend: name,
-        });
-      }
-      if (typeof a.backend.rename !== 'function') {
-        throw new ShylockError('ENOSYS', `rename: ${a.backend.name} does not support it`, { op: 'rename' });
-      }
-      return via('rename', from, a, () => a.backend.rename!(a.inner, b.inner));
-    },
-    async truncate(path, size) {
-      if (isVirtual(path) || table.has(path)) {
-        throw new ShylockError('EISDIR', `truncate ${path}: is a directory`, { op: 'truncate', path, backend: name });
-      }
-      const r = need('truncate', path);
-      return via('truncate', path, r, () => method('truncate', r)(r.inner, size));
-    },
-    async chmod(path, mode) {
-      if (isVirtual(path)) notHere('chmod', path);
-      const r = need('chmod', path);
-      return via('chmod', path, r, () => method('chmod', r)(r.inner, mode));
-    },
-    async utimes(path, atimeMs, mtimeMs) {
-      if (isVirtual(path)) notHere('utimes', path);
-      const r = need('utimes', path);
-      return via('utimes', path, r, () => method('utimes', r)(r.inner, atimeMs, mtimeMs));
-    },
-    async chown(path, uid, gid) {
-      if (isVirtual(path)) notHere('chown', path);
-      const r = need('chown', path);
-      return via('chown', path, r, () => method('chown', r)(r.inner, uid, gid));
-    },
-    async mknod(path, mode, dev) {
-      if (table.has(path) || isVirtual(path)) {
-        throw new ShylockError('EEXIST', `mknod ${path}: it exists`, { op: 'mknod', path, backend: name });
-      }
-      const r = need('mknod', path);
-      return via('mknod', path, r, () => method('mknod', r)(r.inner, mode, dev));
-    },
-    async readlink(path) {
-      const r = need('readlink', path);
-      return via('readlink', path, r, () => method('readlink', r)(r.inner));
-    },
-    // Extended attributes where a member has them; a member without answers ENOTSUP (ENOSYS would
-    // make the kernel stop asking the whole mount).
-    ...(all.some((b) => b.getxattr)
-      ? {
-          async getxattr(path: string, attr: string) {
-            if (isVirtual(path)) notHere('getxattr', path);
-            const r = need('getxattr', path);
-            return via('getxattr', path, r, () => method('getxattr', r)(r.inner, attr));
-          },
-          async setxattr(path: string, attr: string, value: Uint8Array, flags?: number) {
-            if (isVirtual(path)) notHere('setxattr', path);
-            const r = need('setxattr', path);
-            return via('setxattr', path, r, () => method('setxattr', r)(r.inner, attr, value, flags));
-          },
-          async listxattr(path: string) {
-            if (isVirtual(path)) return [];
-            const r = need('listxattr', path);
-            return via('listxattr', path, r, () => method('listxattr', r)(r.inner));
-          },
-          async removexattr(path: string, attr: string) {
-            if (isVirtual(path)) notHere('removexattr', path);
-            const r = need('removexattr', path);
-            return via('removexattr', path, r, () => method('removexattr', r)(r.inner, attr));
-          },
-        }
-      : {}),
-    async symlink(target, path) {
-      if (table.has(path) || isVirtual(path)) {
-        throw new ShylockError('EEXIST', `symlink ${path}: it exists`, { op: 'symlink', path, backend: name });
-      }
-      const r = need('symlink', path);
-      if (!r.backend.symlink) throw new ShylockError('ENOSYS', `symlink: ${r.backend.name} does not support it`);
-      return via('symlink', path, r, () => r.backend.symlink!(target, r.inner));
-    },
-    async link(from, to) {
-      for (const p of [from, to]) if (table.has(p) || isVirtual(p)) notHere('link', p);
-      const a = need('link', from);
-      const b = need('link', to);
-      if (a.mount !== b.mount) {
-        throw new ShylockError('EXDEV', `link ${from} → ${to}: they are on different backends`, { op: 'link', path: to });
-      }
-      if (!a.backend.link) throw new ShylockError('ENOSYS', `link: ${a.backend.name} does not support it`);
-      return via('link', to, a, () => a.backend.link!(a.inner, b.inner));
-    },
+    ...routed,
     ...([...table.values()].some((b) => b.watch)
       ? {
           watch(listener: (path: string | null) => void) {

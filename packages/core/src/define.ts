@@ -1,6 +1,7 @@
 import { abortError, ShylockError, toShylockError } from './errors.js';
 import { parseOpenFlags } from './flags.js';
 import { hasRawBytes, normalizePath } from './path.js';
+import { BACKEND_METHODS, PATH_METHODS } from './methods.js';
 import type { Backend, Capabilities, FileHandle, OpenFlags, OpOptions } from './types.js';
 
 /** Every capability false: spread it and switch on what a backend does. */
@@ -23,6 +24,32 @@ export const NO_CAPABILITIES: Readonly<Capabilities> = Object.freeze({
   hardLinks: false,
   chown: false,
   specialFiles: false,
+  copy: false,
+});
+
+/** What a store of files and directories does: read, write anywhere, list, make and remove. */
+export const FILE_TREE_CAPABILITIES: Readonly<Partial<Capabilities>> = Object.freeze({
+  read: true,
+  write: true,
+  list: true,
+  directories: true,
+  unlink: true,
+  rename: true,
+  truncate: true,
+  randomWrite: true,
+  append: true,
+});
+
+/** A file tree with everything a POSIX file system has (local, memory): modes, times, owners, links, nodes, byte names. */
+export const POSIX_CAPABILITIES: Readonly<Partial<Capabilities>> = Object.freeze({
+  ...FILE_TREE_CAPABILITIES,
+  chmod: true,
+  utimes: true,
+  byteNames: true,
+  symlinks: true,
+  hardLinks: true,
+  chown: true,
+  specialFiles: true,
 });
 
 /** The capabilities that change data or metadata: what a read-only view switches off. */
@@ -41,23 +68,8 @@ export const MUTATING_CAPABILITIES = [
   'chown',
   'specialFiles',
   'xattrs',
+  'copy',
 ] as const satisfies readonly (keyof Capabilities)[];
-
-const OPTIONAL_PATH_METHODS = [
-  'mkdir',
-  'unlink',
-  'rmdir',
-  'truncate',
-  'chmod',
-  'utimes',
-  'chown',
-  'readlink',
-  'mknod',
-  'getxattr',
-  'setxattr',
-  'listxattr',
-  'removexattr',
-] as const;
 
 function checkSignal(op: string, path: string, backend: string, options?: OpOptions): void {
   if (options?.signal?.aborted) throw abortError(options.signal, { op, path, backend });
@@ -131,28 +143,29 @@ export function defineBackend(
       return closing;
     },
   };
-  for (const method of OPTIONAL_PATH_METHODS) {
-    const fn = impl[method] as ((path: string, ...rest: unknown[]) => Promise<unknown>) | undefined;
+  // Every optional method, from the one table: its path arguments normalised, its errors named.
+  for (const method of PATH_METHODS) {
+    const fn = impl[method] as ((...args: unknown[]) => Promise<unknown>) | undefined;
     if (typeof fn !== 'function') continue;
-    (backend as unknown as Record<string, unknown>)[method] = async (path: string, ...rest: unknown[]) => {
-      const p = normalize(path, method);
+    const { paths, subject = paths[0]! } = BACKEND_METHODS[method] as { paths: readonly number[]; subject?: number };
+    const checkTarget = method === 'symlink';
+    (backend as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+      for (const i of paths) args[i] = normalize(args[i] as string, method);
+      const p = args[subject] as string;
+      if (checkTarget) {
+        const target = args[0];
+        if (typeof target !== 'string' || target === '' || target.includes('\0')) {
+          throw new ShylockError('EINVAL', `symlink ${p}: the target must be a non-empty string without NUL`, {
+            op: 'symlink',
+            path: p,
+            backend: name,
+          });
+        }
+      }
       try {
-        return await fn.call(impl, p, ...rest);
+        return await fn.apply(impl, args);
       } catch (e) {
         return fail(e, method, p);
-      }
-    };
-  }
-  for (const method of ['rename', 'link'] as const) {
-    const fn = impl[method];
-    if (typeof fn !== 'function') continue;
-    backend[method] = async (from: string, to: string) => {
-      const a = normalize(from, method);
-      const b = normalize(to, method);
-      try {
-        return await fn.call(impl, a, b);
-      } catch (e) {
-        return fail(e, method, a);
       }
     };
   }
@@ -164,24 +177,6 @@ export function defineBackend(
         return await statfs.call(impl);
       } catch (e) {
         return fail(e, 'statfs');
-      }
-    };
-  }
-  if (typeof impl.symlink === 'function') {
-    const symlink = impl.symlink;
-    backend.symlink = async (target, path) => {
-      const p = normalize(path, 'symlink');
-      if (typeof target !== 'string' || target === '' || target.includes('\0')) {
-        throw new ShylockError('EINVAL', `symlink ${p}: the target must be a non-empty string without NUL`, {
-          op: 'symlink',
-          path: p,
-          backend: name,
-        });
-      }
-      try {
-        return await symlink.call(impl, target, p);
-      } catch (e) {
-        return fail(e, 'symlink', p);
       }
     };
   }

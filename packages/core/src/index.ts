@@ -20,8 +20,21 @@ export { createBufferedHandle, openValueFile } from './handle.js';
 export type { BufferedHandleOptions, ValueFileOptions } from './handle.js';
 export { createInbox, createStreamHandle } from './stream.js';
 export type { Inbox, StreamHandleOptions } from './stream.js';
-export { defineBackend, guardHandle, GUARDED, MUTATING_CAPABILITIES, NO_CAPABILITIES } from './define.js';
-export { readOnly } from './layers.js';
+export {
+  defineBackend,
+  guardHandle,
+  GUARDED,
+  MUTATING_CAPABILITIES,
+  NO_CAPABILITIES,
+  FILE_TREE_CAPABILITIES,
+  POSIX_CAPABILITIES,
+} from './define.js';
+export { forward, readOnly } from './layers.js';
+export type { ForwardOptions, Overrides } from './layers.js';
+export { optionHelp, optionsFrom, parseBoolean, parseCount, parseList } from './options.js';
+export type { OptionDecl } from './options.js';
+export { BACKEND_METHODS, MUTATING_METHODS, PATH_METHODS, methodRow } from './methods.js';
+export type { BackendMethod, ComposeAnswer, MethodRow } from './methods.js';
 export { compose } from './compose.js';
 export type { ComposeOptions } from './compose.js';
 export type {

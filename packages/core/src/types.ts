@@ -110,6 +110,8 @@ export interface Capabilities {
   byteNames: boolean;
   /** `getxattr`, `setxattr`, `listxattr` and `removexattr`: extended attributes. */
   xattrs: boolean;
+  /** `copy`: a file copied inside the store, without its bytes passing through the caller. */
+  copy: boolean;
 }
 
 /**
@@ -241,6 +243,12 @@ export interface Backend {
   mknod?(path: string, mode: number, dev: number): Promise<void>;
   /** Makes `newPath` another name of the file `existingPath`. Rejects ENOENT, EEXIST, EPERM on directories. */
   link?(existingPath: string, newPath: string): Promise<void>;
+  /**
+   * Copies the file `from` to `to` inside the store (replacing a file there), without its bytes
+   * passing through the caller: a server-side copy, a reflink. Rejects ENOENT, EISDIR on a
+   * directory, EEXIST when `to` is a directory.
+   */
+  copy?(from: string, to: string): Promise<void>;
   /**
    * The value of one extended attribute (`user.comment`, `security.capability` …) of `path`
    * itself (not following a symlink). Rejects ENODATA when it has none, ENOTSUP where the store

@@ -1,10 +1,18 @@
-import { ERRNO, ShylockError, toShylockError } from '@shylock/core';
+import { ERRNO, MUTATING_METHODS, ShylockError, toShylockError } from '@shylock/core';
 import type { Reply } from './binding.js';
 
-/** Operations that change the backend: they clear cached listings before and after. */
-const MUTATING = new Set([
-  'create', 'write', 'truncate', 'ftruncate', 'mkdir', 'rmdir', 'unlink', 'rename', 'chmod', 'chown', 'utimens', 'symlink',
-  'link', 'mknod', 'flush', 'release', 'setxattr', 'removexattr',
+/**
+ * Operations that change the backend: they clear cached listings before and after. The Backend
+ * methods the core table marks as mutating (utimes is FUSE's utimens), and the FUSE operations
+ * that write through a handle.
+ */
+const MUTATING: ReadonlySet<string> = new Set([
+  ...[...MUTATING_METHODS].map((m) => (m === 'utimes' ? 'utimens' : m)),
+  'create',
+  'write',
+  'ftruncate',
+  'flush',
+  'release',
 ]);
 
 export interface RequestOptions {

@@ -1,6 +1,10 @@
 import {
-  defineBackend,
+  BACKEND_METHODS,
+  forward,
   GUARDED,
+  type MethodRow,
+  type Overrides,
+  PATH_METHODS,
   type Backend,
   type FileHandle,
   type Layer,
@@ -14,9 +18,10 @@ import {
  * A layer that throttles any backend by a policy. Each `read` counts one read operation before
  * it runs and its bytes after (the bytes actually read, so a short read at the end of a file is
  * not overcharged; the data is handed over only once it is paid for). Each `write` counts one
- * write operation and its bytes before it runs. `list` counts a read operation; mkdir, unlink,
- * rmdir, rename, truncate, chmod, utimes, setxattr and removexattr count a write operation. `stat`,
- * getxattr and listxattr are free: the kernel asks for them far more often than programs do.
+ * write operation and its bytes before it runs. `list` counts a read operation; every method the
+ * core method table marks as mutating (mkdir, unlink, rename, chmod, setxattr, copy …) counts a
+ * write operation on its path. `stat`, readlink, getxattr and listxattr are free: the kernel asks
+ * for them far more often than programs do.
  *
  * Rule changes apply at once, also to files already open.
  *
@@ -26,53 +31,29 @@ import {
  */
 export function qosLayer(policy: QosPolicy): Layer {
   return (inner: Backend): Backend => {
-    const op = (path: string, kind: 'read' | 'write') => policy.acquire(path, kind, 0);
-    const wrapHandle = (handle: FileHandle, path: string): FileHandle => new QosHandle(handle, path, policy);
-    const layered: Backend = {
-      name: inner.name,
-      // stat is free and unchanged.
-      ...(inner.nativeRoot === undefined ? {} : { nativeRoot: inner.nativeRoot }),
-      capabilities: inner.capabilities,
-      stat: (path, options) => inner.stat(path, options),
-      async list(path, options) {
+    const overrides: Record<string, unknown> = {
+      async list(path: string, options?: OpOptions) {
         await policy.acquire(path, 'read', 0, options);
         return inner.list(path, options);
       },
-      async open(path, flags, options) {
-        return wrapHandle(await inner.open(path, flags, options), path);
+      async open(path: string, flags: Parameters<Backend['open']>[1], options?: Parameters<Backend['open']>[2]) {
+        return new QosHandle(await inner.open(path, flags, options), path, policy);
       },
-      close: () => inner.close(),
     };
-    for (const method of ['mkdir', 'unlink', 'rmdir', 'truncate', 'chmod', 'utimes', 'chown', 'mknod', 'setxattr', 'removexattr'] as const) {
-      const fn = inner[method] as ((path: string, ...rest: unknown[]) => Promise<void>) | undefined;
-      if (!fn) continue;
-      (layered as unknown as Record<string, unknown>)[method] = async (path: string, ...rest: unknown[]) => {
-        await op(path, 'write');
-        return fn.call(inner, path, ...rest);
+    // Every method the table marks as mutating costs one write operation on its subject path;
+    // the rest (stat, readlink, getxattr, listxattr, statfs) are free and forwarded as they are.
+    for (const method of PATH_METHODS) {
+      const row: MethodRow = BACKEND_METHODS[method];
+      const fn = inner[method] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+      if (!row.mutates || typeof fn !== 'function') continue;
+      const subject = row.subject ?? row.paths[0]!;
+      overrides[method] = async (...args: unknown[]) => {
+        await policy.acquire(args[subject] as string, 'write', 0);
+        return fn.apply(inner, args);
       };
     }
-    for (const method of ['rename', 'link'] as const) {
-      const fn = inner[method];
-      if (!fn) continue;
-      layered[method] = async (from: string, to: string) => {
-        await op(method === 'link' ? to : from, 'write');
-        return fn.call(inner, from, to);
-      };
-    }
-    const { symlink, readlink } = inner;
-    if (symlink) {
-      layered.symlink = async (target, path) => {
-        await op(path, 'write');
-        return symlink.call(inner, target, path);
-      };
-    }
-    if (readlink) layered.readlink = (path) => readlink.call(inner, path);
-    // Reading extended attributes is free, as stat is (the kernel asks before every write).
-    if (inner.getxattr) layered.getxattr = inner.getxattr.bind(inner);
-    if (inner.listxattr) layered.listxattr = inner.listxattr.bind(inner);
-    if (inner.statfs) layered.statfs = inner.statfs.bind(inner);
-    if (inner.watch) layered.watch = inner.watch.bind(inner);
-    return defineBackend(layered);
+    // Only waits are added: stat and xattr reads answer as the inner backend's, natively too.
+    return forward(inner, overrides as Overrides, { keepNativeRoot: true });
   };
 }
 

@@ -1,0 +1,79 @@
+import { ShylockError } from './errors.js';
+
+/**
+ * One option of a backend, declared once: the factory's option, its command-line flag, the
+ * environment variable that sets it, its help line and how text becomes its value. The backend
+ * reads its environment through {@link optionsFrom}; the `shylock` command builds its flags,
+ * their owners and `--help` from the same declarations.
+ */
+export interface OptionDecl {
+  /** The factory's option: `endpoints`. */
+  readonly key: string;
+  /** The command-line flag, without the dashes: `endpoints`. None: set by the caller or the environment only. */
+  readonly flag?: string;
+  /** The environment variable that sets it when neither the caller nor the flag does. */
+  readonly env?: string;
+  /** A flag with a value (`string`), or a switch (`boolean`). */
+  readonly type: 'string' | 'boolean';
+  /** The value's placeholder in help: `<urls>`. */
+  readonly value?: string;
+  /** The default, as help shows it. */
+  readonly default?: string;
+  /** One line of help. */
+  readonly help: string;
+  /** Text (a flag's value or the environment's) → the option's value; throws EINVAL saying what to give. */
+  readonly parse?: (text: string, from: string) => unknown;
+}
+
+/** true/1/yes/on or false/0/no/off (any case); anything else is EINVAL naming where it came from. */
+export function parseBoolean(text: string, from: string): boolean {
+  const t = text.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(t)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(t)) return false;
+  throw new ShylockError('EINVAL', `${from} must be true or false (1/0, yes/no, on/off), got "${text}"`);
+}
+
+/** A non-negative whole number, or EINVAL naming where it came from. */
+export function parseCount(text: string, from: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new ShylockError('EINVAL', `${from} must be a whole number, got "${text}"`);
+  return Number(text.trim());
+}
+
+/** A comma-separated list, empty items dropped. */
+export function parseList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * The options a caller did not give, from flags (keyed by flag name) and then the environment,
+ * each parsed by its declaration. What the caller gave always wins.
+ */
+export function optionsFrom(
+  decls: readonly OptionDecl[],
+  given: Record<string, unknown> = {},
+  flags: Record<string, string | boolean | undefined> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const d of decls) {
+    if (given[d.key] !== undefined) continue;
+    const flag = d.flag === undefined ? undefined : flags[d.flag];
+    if (flag !== undefined) {
+      out[d.key] = typeof flag === 'boolean' ? flag : d.parse ? d.parse(flag, `--${d.flag}`) : flag;
+    } else if (d.env && env[d.env] !== undefined && env[d.env] !== '') {
+      const text = env[d.env]!;
+      out[d.key] = d.parse ? d.parse(text, d.env) : d.type === 'boolean' ? parseBoolean(text, d.env) : text;
+    }
+  }
+  return out;
+}
+
+/** A declaration's help line: `  --endpoints <urls>   what it is (default $ETC_HOSTS or …)`. */
+export function optionHelp(d: OptionDecl): string {
+  const name = d.flag === undefined ? `$${d.env}` : `--${d.flag}${d.value ? ` ${d.value}` : ''}`;
+  const where = [d.env ? `$${d.env}` : undefined, d.default].filter(Boolean).join(' or ');
+  return `  ${name.padEnd(20)} ${d.help}${where ? ` (default ${where})` : ''}`;
+}
