@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, it } from 'vitest';
-import type { Backend, Capabilities } from '@shylock/core';
+import { BACKEND_METHODS, type Backend, type BackendMethod, type Capabilities, type MethodRow } from '@shylock/core';
+import { expect } from 'vitest';
 import { randomName, type ConformanceOptions, type SuiteContext } from './context.js';
+import { copySuite } from './suites/copy.js';
 import { errorsSuite } from './suites/errors.js';
 import { linksSuite } from './suites/links.js';
 import { listSuite } from './suites/list.js';
@@ -26,6 +28,7 @@ const SUITES = {
   truncate: truncateSuite,
   metadata: metadataSuite,
   links: linksSuite,
+  copy: copySuite,
   errors: errorsSuite,
   streams: streamsSuite,
   xattrs: xattrsSuite,
@@ -67,6 +70,13 @@ export function describeBackend(
     });
     afterAll(async () => {
       await backend?.close();
+    });
+    it('every capability it claims comes with its methods (the core method table)', () => {
+      const missing = (Object.keys(BACKEND_METHODS) as BackendMethod[]).filter((m) => {
+        const row: MethodRow = BACKEND_METHODS[m];
+        return row.capability !== undefined && capabilities![row.capability] && typeof backend![m] !== 'function';
+      });
+      expect(missing).toEqual([]);
     });
     beforeEach(async () => {
       current = `${base}/${randomName()}`;

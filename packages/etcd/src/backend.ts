@@ -3,6 +3,12 @@ import { noop } from 'cockatiel';
 import {
   openValueFile,
   defineBackend,
+  FILE_TREE_CAPABILITIES,
+  optionsFrom,
+  parseBoolean,
+  parseCount,
+  parseList,
+  type OptionDecl,
   normalizePath,
   readOnly as readOnlyLayer,
   ShylockError,
@@ -31,6 +37,32 @@ export interface EtcdBackendOptions {
   client?: Partial<IOptions>;
 }
 
+/** etcd's options: the factory, its environment and the `shylock etcd` flags read them from here. */
+export const ETCD_OPTIONS: readonly OptionDecl[] = [
+  {
+    key: 'endpoints',
+    flag: 'endpoints',
+    env: 'ETC_HOSTS',
+    type: 'string',
+    value: '<urls>',
+    default: 'http://127.0.0.1:2379',
+    help: 'comma-separated client URLs',
+    parse: (text) => parseList(text),
+  },
+  { key: 'prefix', flag: 'prefix', type: 'string', value: '<key>', help: 'mount only the keys under this prefix, e.g. /apps' },
+  // The shylock command's --read-only covers every backend; ETC_READ_ONLY is etcd's own.
+  { key: 'readOnly', env: 'ETC_READ_ONLY', type: 'boolean', help: 'refuse every change with EROFS', parse: parseBoolean },
+  {
+    key: 'timeoutMs',
+    flag: 'timeout',
+    type: 'string',
+    value: '<ms>',
+    default: '3000',
+    help: 'milliseconds before a request answers ETIMEDOUT',
+    parse: (text, from) => parseCount(text, from),
+  },
+];
+
 const NOW = () => Date.now();
 
 /**
@@ -46,8 +78,8 @@ const NOW = () => Date.now();
  * @throws ShylockError `EINVAL` for a bad option.
  */
 export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
-  const env = process.env;
-  const endpointsOpt = options.endpoints ?? env.ETC_HOSTS ?? 'http://127.0.0.1:2379';
+  options = { ...optionsFrom(ETCD_OPTIONS, options as Record<string, unknown>), ...options };
+  const endpointsOpt = options.endpoints ?? 'http://127.0.0.1:2379';
   const hosts = (Array.isArray(endpointsOpt) ? endpointsOpt : endpointsOpt.split(','))
     .map((h) => h.trim())
     .filter(Boolean);
@@ -63,7 +95,7 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
     if (!Number.isFinite(v) || v <= 0) throw new ShylockError('EINVAL', `etcdBackend: ${k} must be a positive number, got ${v}`);
   }
   const prefix = options.prefix === undefined || options.prefix === '/' ? '' : normalizePath(options.prefix, 'etcdBackend prefix');
-  const readOnly = options.readOnly ?? /^(1|true|yes)$/i.test(env.ETC_READ_ONLY ?? '');
+  const readOnly = options.readOnly ?? false;
 
   let client: Etcd3 | undefined;
   const etcd = () =>
@@ -172,15 +204,7 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
   const backend = defineBackend({
     name: 'etcd',
     capabilities: {
-      read: true,
-      write: true,
-      list: true,
-      directories: true,
-      unlink: true,
-      rename: true,
-      truncate: true,
-      randomWrite: true,
-      append: true,
+      ...FILE_TREE_CAPABILITIES,
     },
     stat: (path) =>
       guard('stat', path, async () => {

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import {
   defineBackend,
   ERRNO,
+  POSIX_CAPABILITIES,
   hasRawBytes,
   isUnder,
   nameBytes,
@@ -244,23 +245,9 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
     // stat is lstat of root + path (escapes through symlinks are refused either way).
     nativeRoot: root,
     capabilities: {
-      read: true,
-      write: true,
-      list: true,
-      directories: true,
-      unlink: true,
-      rename: true,
-      truncate: true,
-      randomWrite: true,
-      append: true,
-      chmod: true,
-      utimes: true,
-      byteNames: true,
-      symlinks: true,
-      hardLinks: true,
-      chown: true,
-      specialFiles: true,
+      ...POSIX_CAPABILITIES,
       xattrs: xattrs !== undefined,
+      copy: true,
     },
     async stat(path) {
       return toStat(await meta.lstat(await host(path)));
@@ -346,6 +333,13 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
       }
     },
     link: async (from, to) => fsp.link(await host(from), await host(to)),
+    async copy(from, to) {
+      const source = await host(from);
+      if ((await meta.lstat(source)).isDirectory()) throw new ShylockError('EISDIR', `copy ${from}: is a directory`);
+      // A reflink where the file system has them (btrfs, XFS), else copy_file_range in the kernel.
+      await fsp.copyFile(source, await host(to), constants.COPYFILE_FICLONE);
+      forget();
+    },
     ...(xattrs
       ? {
           getxattr: async (path: string, attr: string): Promise<Uint8Array> => xattr<Buffer>('get', path, await host(path), attr),

@@ -1,5 +1,8 @@
 import {
   ByteBuffer,
+  POSIX_CAPABILITIES,
+  parseList,
+  type OptionDecl,
   checkOffset,
   defineBackend,
   nameByteLength,
@@ -106,6 +109,18 @@ function meta(mode: number, parent?: Meta, directory = false): Meta {
 function fail(code: ErrorCode, op: string, path: string, what: string): never {
   throw new ShylockError(code, `${op} ${path}: ${what}`, { op, path, backend: 'memory' });
 }
+
+/** The `shylock memory` flags, declared with the factory's options. */
+export const MEMORY_OPTIONS: readonly OptionDecl[] = [
+  {
+    key: 'streams',
+    flag: 'streams',
+    type: 'string',
+    value: '<dirs>',
+    help: 'comma-separated directories whose files are message streams (each line written is a message; cat follows like tail -f)',
+    parse: (text) => parseList(text),
+  },
+];
 
 /**
  * An in-memory backend: a full tree of files and directories with random reads and writes,
@@ -262,24 +277,10 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
   return defineBackend({
     name,
     capabilities: {
-      read: true,
-      write: true,
-      list: true,
-      directories: true,
-      unlink: true,
-      rename: true,
-      truncate: true,
-      randomWrite: true,
-      append: true,
+      ...POSIX_CAPABILITIES,
       streams: (options.streams ?? []).length > 0,
-      chmod: true,
-      utimes: true,
-      byteNames: true,
-      symlinks: true,
-      hardLinks: true,
-      chown: true,
-      specialFiles: true,
       xattrs: options.xattrs === true,
+      copy: true,
     },
     async stat(path) {
       return statOf(lookup('stat', path));
@@ -433,6 +434,19 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       if (node.kind === 'file') node.links++;
       parent.children.set(leaf, node);
       node.ctimeMs = Date.now();
+      touch(parent);
+    },
+    async copy(from, to) {
+      const node = lookup('copy', from);
+      if (node.kind === 'directory') fail('EISDIR', 'copy', from, 'is a directory');
+      if (node.kind !== 'file') fail('EINVAL', 'copy', from, 'not a regular file');
+      const [parent, leaf] = parentOf('copy', to);
+      const target = parent.children.get(leaf);
+      if (target === node) return;
+      if (target?.kind === 'directory') fail('EISDIR', 'copy', to, 'is a directory');
+      account('copy', to, target?.kind === 'file' ? target.data.size : 0, node.data.size);
+      if (target) release(target);
+      parent.children.set(leaf, { kind: 'file', data: new ByteBuffer(node.data.view()), links: 1, ...meta(node.mode, parent) });
       touch(parent);
     },
     async close() {

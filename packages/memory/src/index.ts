@@ -1,2 +1,2 @@
-export { memoryBackend } from './backend.js';
+export { memoryBackend, MEMORY_OPTIONS } from './backend.js';
 export type { MemoryBackendOptions } from './backend.js';

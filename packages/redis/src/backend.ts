@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import {
   openValueFile,
   defineBackend,
+  FILE_TREE_CAPABILITIES,
   readOnly as readOnlyLayer,
   ShylockError,
   type Backend,
@@ -258,15 +259,7 @@ return -1`,
   const backend = defineBackend({
     name: 'redis',
     capabilities: {
-      read: true,
-      write: true,
-      list: true,
-      directories: true,
-      unlink: true,
-      rename: true,
-      truncate: true,
-      randomWrite: true,
-      append: true,
+      ...FILE_TREE_CAPABILITIES,
       streams: true,
     },
     stat: (path) =>

@@ -1,4 +1,4 @@
-import { ShylockError } from '@shylock/core';
+import { type OptionDecl, optionsFrom, parseCount, ShylockError } from '@shylock/core';
 import type { RedisOptions } from 'ioredis';
 
 /** Options of {@link redisBackend}. */
@@ -29,6 +29,43 @@ export interface RedisBackendOptions {
   client?: Partial<RedisOptions>;
 }
 
+/** Redis's options: the factory, its environment and the `shylock redis` flags read them from here. */
+export const REDIS_OPTIONS: readonly OptionDecl[] = [
+  {
+    key: 'host',
+    flag: 'host',
+    env: 'REDIS_HOST',
+    type: 'string',
+    value: '<host:port>',
+    default: 'localhost:6379',
+    help: 'the server, or a redis:// URL',
+  },
+  { key: 'password', flag: 'password', env: 'REDIS_PASSWORD', type: 'string', value: '<secret>', help: 'AUTH password' },
+  {
+    key: 'db',
+    flag: 'db',
+    env: 'REDIS_DB',
+    type: 'string',
+    value: '<n>',
+    default: '0',
+    help: 'database number',
+    parse: (text, from) => {
+      if (!/^\d+$/.test(text.trim())) throw new ShylockError('EINVAL', `${from} must be a database number, got "${text}"`);
+      return Number(text.trim());
+    },
+  },
+  { key: 'prefix', flag: 'prefix', type: 'string', value: '<text>', help: 'mount only the keys, channels, streams and queues starting with it' },
+  {
+    key: 'timeoutMs',
+    flag: 'timeout',
+    type: 'string',
+    value: '<ms>',
+    default: '3000',
+    help: 'milliseconds before a command answers ETIMEDOUT',
+    parse: (text, from) => parseCount(text, from),
+  },
+];
+
 /** Redis's own limit on one string value (proto-max-bulk-len). */
 export const REDIS_MAX_VALUE_BYTES = 512 * 1024 * 1024;
 
@@ -46,10 +83,17 @@ const invalid = (message: string) => new ShylockError('EINVAL', `redisBackend: $
 
 /** Validates the options and fills in the environment's defaults. Throws EINVAL naming the option. */
 export function resolveOptions(options: RedisBackendOptions, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
-  const hostText = (options.host ?? env.REDIS_HOST ?? 'localhost:6379').trim();
+  // What the caller left out comes from the environment, as REDIS_OPTIONS declares it.
+  let fromEnv: Record<string, unknown>;
+  try {
+    fromEnv = optionsFrom(REDIS_OPTIONS, options as Record<string, unknown>, {}, env);
+  } catch (e) {
+    throw invalid((e as Error).message);
+  }
+  const hostText = ((options.host ?? fromEnv.host ?? 'localhost:6379') as string).trim();
   let host: string;
   let port = 6379;
-  let password = options.password ?? env.REDIS_PASSWORD;
+  let password = options.password ?? (fromEnv.password as string | undefined);
   let db: number | undefined = options.db;
   if (/^rediss?:\/\//.test(hostText)) {
     let url: URL;
@@ -70,10 +114,8 @@ export function resolveOptions(options: RedisBackendOptions, env: NodeJS.Process
     if (m[2]) port = Number(m[2]);
   }
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(`the port of "${hostText}" must be 1 to 65535`);
-  if (db === undefined && env.REDIS_DB !== undefined && env.REDIS_DB !== '') {
-    if (!/^\d+$/.test(env.REDIS_DB)) throw invalid(`REDIS_DB must be a database number, got "${env.REDIS_DB}"`);
-    db = Number(env.REDIS_DB);
-  }
+  // A database in the URL wins over REDIS_DB.
+  db ??= fromEnv.db as number | undefined;
   if (db !== undefined && (!Number.isInteger(db) || db < 0)) throw invalid(`db must be a database number (0, 1, …), got ${db}`);
   const timeoutMs = options.timeoutMs ?? 3000;
   const maxValueBytes = options.maxValueBytes ?? REDIS_MAX_VALUE_BYTES;
