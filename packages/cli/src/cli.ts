@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { isShylockError, type Backend } from '@shylock/core';
+import { isShylockError, type Backend, type OptionDecl, optionHelp, optionsFrom, parseBoolean } from '@shylock/core';
 import { hostXattr, mount, type Mount } from '@shylock/fuse';
-import { etcdBackend } from '@shylock/etcd';
-import { redisBackend } from '@shylock/redis';
+import { ETCD_OPTIONS, etcdBackend } from '@shylock/etcd';
+import { REDIS_OPTIONS, redisBackend } from '@shylock/redis';
 import { localBackend } from '@shylock/local';
-import { memoryBackend } from '@shylock/memory';
+import { MEMORY_OPTIONS, memoryBackend } from '@shylock/memory';
 import { createPolicy, createQosServer, loadQosFile, type Policy, type QosServer } from '@shylock/qos';
 
 /** A mistake in how the command was called: one line on stderr, exit code 2. */
@@ -17,20 +17,24 @@ interface BackendSpec {
   summary: string;
   /** The positional arguments before the mountpoint. */
   sources: string;
-  /** Extra help text. */
-  help: string;
-  /** Makes the backend from the positionals before the mountpoint and the parsed flags. */
-  make(sources: string[], flags: Flags, env: NodeJS.ProcessEnv): Backend;
+  /** Help beyond the options' own lines. */
+  help?: string;
+  /** The backend's options, declared once (by its package): its flags, environment and help come from them. */
+  options: readonly OptionDecl[];
+  /**
+   * Makes the backend from the positionals before the mountpoint and its options, as the flags
+   * and then the environment give them (parsed by their declarations).
+   */
+  make(sources: string[], options: Record<string, unknown>, env: NodeJS.ProcessEnv): Backend;
   /** How many positionals before the mountpoint: [min, max]. */
   arity: [number, number];
   /** Mount options this backend wants (remote stores: a kernel attribute cache). */
   mount?: { attrTimeout?: number };
   /** One request that must succeed before mounting: an unreachable server fails the start. */
   probe?(backend: Backend): Promise<unknown>;
-  /** The backend-specific flags it takes. */
-  flags?: (keyof Flags)[];
 }
 
+/** The command's own flags; a backend's flags come from its option declarations. */
 interface Flags {
   qos?: string;
   'api-port'?: string;
@@ -38,17 +42,21 @@ interface Flags {
   'read-only'?: boolean;
   'allow-other'?: boolean;
   'no-native-io'?: boolean;
-  'no-xattrs'?: boolean;
-  streams?: string;
-  endpoints?: string;
-  prefix?: string;
-  host?: string;
-  password?: string;
-  db?: string;
   verbose?: boolean;
   help?: boolean;
   version?: boolean;
+  [backendFlag: string]: string | boolean | undefined;
 }
+
+/** `shylock local`'s own option: extended attributes come from the FUSE binding (hostXattr). */
+const LOCAL_OPTIONS: readonly OptionDecl[] = [
+  {
+    key: 'noXattrs',
+    flag: 'no-xattrs',
+    type: 'boolean',
+    help: 'no extended attributes (the kernel then stops asking for security.capability before every write: small writes run about twice as fast)',
+  },
+];
 
 /** The backends this command can mount. */
 export const BACKENDS: Record<string, BackendSpec> = {
@@ -56,23 +64,19 @@ export const BACKENDS: Record<string, BackendSpec> = {
     summary: 'an in-memory tree (gone at unmount)',
     sources: '',
     arity: [0, 0],
-    help: `  --streams <dirs>     comma-separated directories whose files are message streams
-                       (each line written is a message; cat follows like tail -f)`,
-    make: (_sources, flags) =>
-      memoryBackend(flags.streams ? { streams: flags.streams.split(',').filter(Boolean) } : {}),
+    options: MEMORY_OPTIONS,
+    make: (_sources, options) => memoryBackend(options),
   },
   local: {
     summary: 'a local directory, passed through',
     sources: '[<dir>]',
     arity: [0, 1],
-    help: `  <dir>                the directory to serve (default: $PATHQOS_DIR)
-  --no-xattrs          no extended attributes (the kernel then stops asking for
-                       security.capability before every write: small writes run about twice as fast)`,
-    flags: ['no-xattrs'],
-    make: (sources, flags, env) => {
+    help: `  <dir>                the directory to serve (default: $PATHQOS_DIR)`,
+    options: LOCAL_OPTIONS,
+    make: (sources, options, env) => {
       const dir = sources[0] ?? env.PATHQOS_DIR;
       if (!dir) throw new UsageError('local needs the directory to serve: shylock local <dir> <mountpoint> (or set PATHQOS_DIR)');
-      return localBackend({ root: resolve(dir), ...(flags['no-xattrs'] ? {} : { xattrs: hostXattr }) });
+      return localBackend({ root: resolve(dir), ...(options.noXattrs ? {} : { xattrs: hostXattr }) });
     },
   },
   etcd: {
@@ -82,15 +86,9 @@ export const BACKENDS: Record<string, BackendSpec> = {
     // Each uncached stat is a network round trip; new keys still appear at once.
     mount: { attrTimeout: 1 },
     probe: (b) => b.list('/'),
-    flags: ['endpoints', 'prefix'],
-    help: `  --endpoints <urls>   comma-separated client URLs (default $ETC_HOSTS or http://127.0.0.1:2379)
-  --prefix <key>       mount only the keys under this prefix, e.g. /apps`,
-    make: (_sources, flags, env) =>
-      etcdBackend({
-        endpoints: flags.endpoints ?? env.ETC_HOSTS ?? 'http://127.0.0.1:2379',
-        ...(flags.prefix ? { prefix: flags.prefix } : {}),
-        readOnly: false, // --read-only / ETC_READ_ONLY apply to the whole mount
-      }),
+    options: ETCD_OPTIONS,
+    // --read-only / ETC_READ_ONLY apply to the whole mount (a layer), not to the backend twice.
+    make: (_sources, options) => etcdBackend({ ...options, readOnly: false }),
   },
   redis: {
     summary: 'Redis as files: kv/ string keys, pubsub/ channels, streams/, queues/',
@@ -98,45 +96,41 @@ export const BACKENDS: Record<string, BackendSpec> = {
     arity: [0, 0],
     mount: { attrTimeout: 1 },
     probe: (b) => b.list('/pubsub'),
-    flags: ['host', 'password', 'db', 'prefix'],
-    help: `  --host <host:port>   the server, or a redis:// URL (default $REDIS_HOST or localhost:6379)
-  --password <secret>  AUTH password (default $REDIS_PASSWORD)
-  --db <n>             database number (default $REDIS_DB or 0)
-  --prefix <text>      mount only the keys, channels, streams and queues starting with it
-
-  The mount holds kv/ (string keys; a '/' in a key is a directory), pubsub/<channel>
+    options: REDIS_OPTIONS,
+    help: `  The mount holds kv/ (string keys; a '/' in a key is a directory), pubsub/<channel>
   (write publishes a line, cat subscribes), streams/<key> (XADD per line; cat reads from
   the start and follows) and queues/<key> (RPUSH per line; each read pops one task).`,
-    make: (_sources, flags, env) => {
-      if (flags.db !== undefined && !/^\d+$/.test(flags.db)) throw new UsageError(`--db must be a database number, got "${flags.db}"`);
-      return redisBackend({
-        host: flags.host ?? env.REDIS_HOST ?? 'localhost:6379',
-        ...(flags.password !== undefined ? { password: flags.password } : {}),
-        ...(flags.db !== undefined ? { db: Number(flags.db) } : {}),
-        ...(flags.prefix ? { prefix: flags.prefix } : {}),
-      });
-    },
+    make: (_sources, options) => redisBackend(options),
   },
 };
 
-const OPTIONS = {
+const COMMON_OPTIONS = {
   qos: { type: 'string' },
   'api-port': { type: 'string' },
   'api-host': { type: 'string' },
   'read-only': { type: 'boolean' },
   'allow-other': { type: 'boolean' },
   'no-native-io': { type: 'boolean' },
-  'no-xattrs': { type: 'boolean' },
-  streams: { type: 'string' },
-  endpoints: { type: 'string' },
-  prefix: { type: 'string' },
-  host: { type: 'string' },
-  password: { type: 'string' },
-  db: { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } satisfies ParseArgsConfig['options'];
+
+/** Every backend's flags, from their declarations, with the backends that own each. */
+const BACKEND_FLAGS = new Map<string, { type: 'string' | 'boolean'; owners: string[] }>();
+for (const [name, spec] of Object.entries(BACKENDS)) {
+  for (const d of spec.options) {
+    if (d.flag === undefined) continue;
+    const known = BACKEND_FLAGS.get(d.flag);
+    if (known) known.owners.push(name);
+    else BACKEND_FLAGS.set(d.flag, { type: d.type, owners: [name] });
+  }
+}
+
+const OPTIONS: ParseArgsConfig['options'] = {
+  ...Object.fromEntries([...BACKEND_FLAGS].map(([flag, { type }]) => [flag, { type }])),
+  ...COMMON_OPTIONS,
+};
 
 const COMMON_HELP = `Options:
   --qos <file>         QoS rules (CSV: path,read_bps,write_bps[,read_ops,write_ops])  [$QOS_FILE]
@@ -176,11 +170,12 @@ See 'shylock <backend> --help' for a backend's own arguments.`;
 }
 
 function backendHelp(name: string, spec: BackendSpec): string {
+  const own = [...spec.options.filter((d) => d.flag !== undefined).map(optionHelp), ...(spec.help ? ['', spec.help] : [])];
   return `shylock ${name} — mount ${spec.summary}
 
 Usage: shylock ${name} ${spec.sources ? spec.sources + ' ' : ''}<mountpoint> [options]
 
-${spec.help}
+${own.join('\n').replace(/^\n/, '')}
 
 ${COMMON_HELP}`;
 }
@@ -197,9 +192,6 @@ function parsePort(text: string, from: string): number {
   return Number(text);
 }
 
-function parseBool(text: string | undefined): boolean {
-  return text !== undefined && /^(1|true|yes|on)$/i.test(text.trim());
-}
 
 /** What stderr says; tests pass their own. */
 export interface Io {
@@ -267,17 +259,20 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       );
     }
     const mountpoint = resolve(rest[rest.length - 1]!);
-    if (name !== 'memory' && flags.streams) throw new UsageError('--streams is an option of the memory backend');
-    for (const flag of ['endpoints', 'prefix', 'host', 'password', 'db', 'no-xattrs'] as const) {
-      if (flags[flag] !== undefined && !spec.flags?.includes(flag)) {
-        const owners = Object.keys(BACKENDS).filter((b) => BACKENDS[b]!.flags?.includes(flag));
+    for (const [flag, { owners }] of BACKEND_FLAGS) {
+      if (flags[flag] !== undefined && !owners.includes(name)) {
         throw new UsageError(`--${flag} is an option of the ${owners.join(' and ')} backend${owners.length > 1 ? 's' : ''}`);
       }
     }
     const apiPortText = flags['api-port'] ?? env.HTTP_PORT;
     const apiPort = apiPortText === undefined || apiPortText === '' ? undefined : parsePort(apiPortText, flags['api-port'] ? '--api-port' : 'HTTP_PORT');
     const qosFile = flags.qos ?? (env.QOS_FILE || undefined);
-    const readOnly = flags['read-only'] ?? parseBool(env.ETC_READ_ONLY);
+    let readOnly: boolean;
+    try {
+      readOnly = flags['read-only'] ?? parseBoolean(env.ETC_READ_ONLY ?? '', 'ETC_READ_ONLY');
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
 
     policy = createPolicy([], { root: mountpoint });
     if (qosFile) {
@@ -288,7 +283,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       }
     }
     try {
-      backend = spec.make(rest.slice(0, -1), flags, env);
+      backend = spec.make(rest.slice(0, -1), optionsFrom(spec.options, {}, flags, env), env);
     } catch (e) {
       // A bad option (EINVAL from the backend's factory) is a usage error.
       if (isShylockError(e) && e.code === 'EINVAL') throw new UsageError(e.message);
