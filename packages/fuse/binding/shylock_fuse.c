@@ -79,6 +79,7 @@ typedef struct request {
   fuse_fill_dir_t filler;
   struct fuse_context caller;
   int result;
+  atomic_int answered;
   sem_t done;
 } request_t;
 
@@ -171,7 +172,24 @@ static ssize_t pwrite_full(int fd, const char *buf, size_t size, off_t off) {
 /** Answers a parked request (lock held by the caller or not needed): the FUSE thread goes on. */
 static void answer(request_t *r, int result) {
   r->result = result;
+  atomic_store_explicit(&r->answered, 1, memory_order_release);
   sem_post(&r->done);
+}
+
+/** How long a FUSE thread spins for its answer before it sleeps: most come sooner. */
+#define SPIN_NS 50000
+#if defined(__x86_64__) || defined(__i386__)
+#define CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+static long elapsed_ns(const struct timespec *since) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - since->tv_sec) * 1000000000L + (now.tv_nsec - since->tv_nsec);
 }
 
 /** Parks r, queues it for the main thread, and waits for its answer. */
@@ -204,10 +222,16 @@ static int cross(mount_t *m, request_t *r) {
   // Queued under the lock: the queue's finalizer takes it too, so the queue is never used after.
   if (napi_call_threadsafe_function(m->tsfn, (void *)(uintptr_t)r->id, napi_tsfn_nonblocking) != napi_ok) {
     m->slots[slot] = NULL;
-    r->result = -EIO;
-    sem_post(&r->done);
+    answer(r, -EIO);
   }
   pthread_mutex_unlock(&m->lock);
+  // A sleeping thread costs a wake-up (tens of microseconds) on top of the answer: wait awake
+  // for a short while first. The semaphore is taken either way.
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  while (!atomic_load_explicit(&r->answered, memory_order_acquire) && elapsed_ns(&start) < SPIN_NS) {
+    CPU_RELAX();
+  }
   while (sem_wait(&r->done) == -1 && errno == EINTR) {
   }
   sem_destroy(&r->done);
