@@ -141,17 +141,6 @@ int ht_grant(handle_table_t *t, uint64_t fh, int dir, grant_t *grant) {
   return ok;
 }
 
-void ht_refund(handle_table_t *t, uint64_t fh, int dir, int64_t bytes, int64_t ops) {
-  pthread_mutex_lock(&t->lock);
-  handle_t *h = *find(t, fh);
-  if (h) {
-    int64_t *c = h->credit[dir];
-    if (c[0] != CREDIT_UNLIMITED && bytes > 0) c[0] += bytes;
-    if (c[1] != CREDIT_UNLIMITED && ops > 0) c[1] += ops;
-  }
-  pthread_mutex_unlock(&t->lock);
-}
-
 int ht_credit(handle_table_t *t, uint64_t fh, int dir, int64_t bytes, int64_t ops, int64_t out[2]) {
   pthread_mutex_lock(&t->lock);
   handle_t *h = *find(t, fh);
@@ -164,6 +153,11 @@ int ht_credit(handle_table_t *t, uint64_t fh, int dir, int64_t bytes, int64_t op
   }
   pthread_mutex_unlock(&t->lock);
   return h != NULL;
+}
+
+void ht_refund(handle_table_t *t, uint64_t fh, int dir, int64_t bytes, int64_t ops) {
+  int64_t ignored[2];
+  ht_credit(t, fh, dir, bytes, ops, ignored);
 }
 
 void ht_revoke(handle_table_t *t) {
