@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isShylockError, type Backend, type OptionDecl, optionHelp, optionsFrom, parseBoolean } from '@shylock/core';
-import { hostXattr, mount, type Mount } from '@shylock/fuse';
+import { hostMknod, hostXattr, mount, type Mount } from '@shylock/fuse';
 import { ETCD_OPTIONS, etcdBackend } from '@shylock/etcd';
 import { REDIS_OPTIONS, redisBackend } from '@shylock/redis';
 import { localBackend } from '@shylock/local';
@@ -76,7 +76,7 @@ export const BACKENDS: Record<string, BackendSpec> = {
     make: (sources, options, env) => {
       const dir = sources[0] ?? env.PATHQOS_DIR;
       if (!dir) throw new UsageError('local needs the directory to serve: shylock local <dir> <mountpoint> (or set PATHQOS_DIR)');
-      return localBackend({ root: resolve(dir), ...(options.noXattrs ? {} : { xattrs: hostXattr }) });
+      return localBackend({ root: resolve(dir), mknod: hostMknod, ...(options.noXattrs ? {} : { xattrs: hostXattr }) });
     },
   },
   etcd: {

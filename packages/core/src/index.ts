@@ -44,6 +44,7 @@ export type {
   DirEntry,
   FileHandle,
   FileType,
+  HostMknod,
   HostXattr,
   Layer,
   NativeFile,

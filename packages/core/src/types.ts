@@ -303,6 +303,9 @@ export type HostXattr = (
   flags?: number,
 ) => Buffer | number;
 
+/** mknod(2) of a host path, synchronous: 0, or -errno. `@shylock/fuse` exports one (`hostMknod`). */
+export type HostMknod = (path: string | Buffer, mode: number, dev: number) => number;
+
 /** A layer wraps a backend in cross-cutting behaviour: read-only, QoS, retry, metrics. */
 export type Layer = (inner: Backend) => Backend;
 

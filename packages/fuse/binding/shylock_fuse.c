@@ -1386,6 +1386,22 @@ static napi_value js_invalidate(napi_env env, napi_callback_info info) {
   return undef;
 }
 
+// hostMknod(path, mode, dev) → 0 or -errno: mknod(2) of any node (FIFO, socket, device, file),
+// with exactly the permission bits given (the caller's umask was applied by the kernel already).
+static napi_value js_host_mknod(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  get_args(env, info, 3, argv);
+  char *path = path_arg(env, argv[0]);
+  if (!path) return num(env, -EINVAL);
+  mode_t mode = (mode_t)arg_num(env, argv[1], 0);
+  dev_t dev = (dev_t)arg_num(env, argv[2], 0);
+  int r = mknod(path, mode, dev) == 0 ? 0 : -errno;
+  // This process's umask took bits the caller asked for: give them back.
+  if (r == 0 && chmod(path, mode & 07777) != 0) r = -errno;
+  free(path);
+  return num(env, r);
+}
+
 // version() → the libfuse version this binding runs on, e.g. 314
 static napi_value js_version(napi_env env, napi_callback_info info) {
   (void)info;
@@ -1408,6 +1424,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"fastReportErrors", NULL, js_fast_report_errors, NULL, NULL, NULL, napi_default, NULL},
     {"invalidate", NULL, js_invalidate, NULL, NULL, NULL, napi_default, NULL},
     {"hostXattr", NULL, js_host_xattr, NULL, NULL, NULL, napi_default, NULL},
+    {"hostMknod", NULL, js_host_mknod, NULL, NULL, NULL, napi_default, NULL},
     {"version", NULL, js_version, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

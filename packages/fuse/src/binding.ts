@@ -33,6 +33,7 @@ export interface NativeModule {
   fastRoot(mount: object, dir: string): boolean;
   fastReportErrors(mount: object, on: boolean): boolean;
   hostXattr(op: number, path: string | Buffer, name: string, value: Uint8Array, flags: number): Buffer | number;
+  hostMknod(path: string | Buffer, mode: number, dev: number): number;
   version(): number;
 }
 

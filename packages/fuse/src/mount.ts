@@ -1,5 +1,5 @@
 import { resolve as resolvePath } from 'node:path';
-import { readOnly as readOnlyLayer, ShylockError, type Backend, type HostXattr } from '@shylock/core';
+import { readOnly as readOnlyLayer, ShylockError, type Backend, type HostMknod, type HostXattr } from '@shylock/core';
 import { qosLayer } from '@shylock/qos';
 import { FuseSession, loadNative } from './binding.js';
 import { createHandlers } from './handlers.js';
@@ -132,6 +132,13 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
  * directory has extended attributes (Node's `fs` has no calls for them). 'get' returns the
  * value, 'list' the names NUL-terminated, 'set' and 'remove' 0; a failure returns -errno.
  */
+/**
+ * mknod(2) of a host path, synchronous, from shylock's FUSE binding (Node's `fs` has none): any
+ * node — FIFO, Unix socket, device, file — with exactly the permission bits given. Give it to
+ * `localBackend({ root, mknod: hostMknod })`. Returns 0, or -errno.
+ */
+export const hostMknod: HostMknod = (path, mode, dev) => loadNative().hostMknod(path, mode, dev);
+
 export const hostXattr: HostXattr = (op, path, name, value, flags) => {
   const code = { get: 0, set: 1, list: 2, remove: 3 }[op];
   if (code === undefined) throw new TypeError('hostXattr: op is get, set, list or remove');

@@ -19,6 +19,7 @@ import {
   type ErrorCode,
   type FileHandle,
   type FileType,
+  type HostMknod,
   type HostXattr,
   type OpenFlags,
   type Stat,
@@ -53,6 +54,12 @@ export interface LocalBackendOptions {
    * `xattrs` capability; without it, none.
    */
   xattrs?: HostXattr;
+  /**
+   * mknod(2) of host paths, which Node's `fs` cannot do: `hostMknod` from `@shylock/fuse` is
+   * one. With it every kind of node can be made, Unix sockets too; without it FIFOs and device
+   * nodes are made by coreutils' mkfifo and mknod, and sockets refused (EPERM).
+   */
+  mknod?: HostMknod;
 }
 
 const CODE_OF = new Map<number, ErrorCode>(Object.entries(ERRNO).map(([code, n]) => [n, code as ErrorCode]));
@@ -133,6 +140,15 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
   if (xattrs !== undefined && typeof xattrs !== 'function') {
     throw new ShylockError('EINVAL', 'localBackend: xattrs must be a function such as hostXattr from @shylock/fuse');
   }
+  const hostMknod = opts.mknod;
+  if (hostMknod !== undefined && typeof hostMknod !== 'function') {
+    throw new ShylockError('EINVAL', 'localBackend: mknod must be a function such as hostMknod from @shylock/fuse');
+  }
+  /** A negative errno from a host call, as a ShylockError. */
+  const errnoError = (errno: number, what: string) => {
+    const code = CODE_OF.get(errno) ?? 'EIO';
+    return new ShylockError(code, `${what}: the host answered ${code}`);
+  };
   /** Runs a HostXattr call; a negative answer becomes that errno. */
   const xattr = <T extends Buffer | number>(op: Parameters<HostXattr>[0], path: string, ...args: [string | Buffer, string?, Uint8Array?, number?]): T => {
     const r = xattrs!(op, ...args);
@@ -305,8 +321,13 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
       return target.includes('\uFFFD') ? nameFromBytes(await fsp.readlink(full, { encoding: 'buffer' })) : target;
     },
     async mknod(path, mode, dev) {
-      // Node has no mknod(2): regular files are opened, the rest made by coreutils.
       const full = await host(path);
+      if (hostMknod) {
+        const r = hostMknod(full, mode, dev);
+        if (r < 0) throw errnoError(-r, `mknod ${path}`);
+        return;
+      }
+      // Without the binding (Node has no mknod(2)): regular files are opened, the rest made by coreutils.
       const perm = (mode & 0o7777).toString(8);
       const type = mode & S_IFMT;
       const exists = await meta.lstat(full).then(
