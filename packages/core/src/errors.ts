@@ -113,7 +113,7 @@ export function isShylockError(value: unknown): value is ShylockError {
 
 /** True when `code` is one of the codes in {@link ERRNO}. */
 export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERRNO, code);
+  return typeof code === 'string' && Object.hasOwn(ERRNO, code);
 }
 
 /**

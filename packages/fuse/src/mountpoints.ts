@@ -8,7 +8,7 @@ const run = promisify(execFile);
 
 /** Checks the mountpoint; unmounts a stale FUSE mount left by a crashed process. */
 export async function prepareMountpoint(mountpoint: string, create: boolean): Promise<void> {
-  let info;
+  let info: Awaited<ReturnType<typeof fsStat>>;
   try {
     info = await fsStat(mountpoint);
   } catch (e) {

@@ -1,5 +1,3 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBufferedHandle, defineBackend, NO_CAPABILITIES, ShylockError, type Backend } from '@shylock/core';
 import { localBackend } from '@shylock/local';

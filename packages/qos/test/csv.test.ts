@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectCode } from '@shylock/conformance';
-import { formatQosCsv, loadQosFile, parseQosCsv, QosFileError } from '../src/index.js';
+import { formatQosCsv, loadQosFile, parseQosCsv, type QosFileError } from '../src/index.js';
 
 function errorOf(text: string): QosFileError {
   try {
