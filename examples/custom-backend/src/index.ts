@@ -8,7 +8,8 @@ export function mapBackend(store = new Map<string, Uint8Array>()): Backend {
     name: 'map',
     capabilities: { ...NO_CAPABILITIES, read: true, write: true, list: true, unlink: true, randomWrite: true, append: true },
     async stat(p) {
-      const value = store.get(p), mtimeMs = Date.now();
+      const value = store.get(p),
+        mtimeMs = Date.now();
       if (value) return { type: 'file', size: value.length, mode: 0o644, mtimeMs };
       if (isDir(p)) return { type: 'directory', size: 0, mode: 0o755, mtimeMs };
       throw missing(p);

@@ -7,9 +7,7 @@ const DEMO = fileURLToPath(new URL('../dist/demo.js', import.meta.url));
 describe('the demo (npm run demo)', () => {
   it('shows the throttled and unthrottled rates, the REST change, and unmounts', async () => {
     const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile(process.execPath, [DEMO], { timeout: 90_000 }, (e, stdout, stderr) =>
-        resolve({ code: e ? 1 : 0, stdout, stderr }),
-      ),
+      execFile(process.execPath, [DEMO], { timeout: 90_000 }, (e, stdout, stderr) => resolve({ code: e ? 1 : 0, stdout, stderr })),
     );
     expect(code, stderr).toBe(0);
     const achieved = (label: string) => Number(new RegExp(`${label}.*achieved ([\\d.]+) MiB/s`).exec(stdout)![1]);

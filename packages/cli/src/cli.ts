@@ -192,7 +192,6 @@ function parsePort(text: string, from: string): number {
   return Number(text);
 }
 
-
 /** What stderr says; tests pass their own. */
 export interface Io {
   log(line: string): void;
@@ -265,7 +264,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       }
     }
     const apiPortText = flags['api-port'] ?? env.HTTP_PORT;
-    const apiPort = apiPortText === undefined || apiPortText === '' ? undefined : parsePort(apiPortText, flags['api-port'] ? '--api-port' : 'HTTP_PORT');
+    const apiPort =
+      apiPortText === undefined || apiPortText === '' ? undefined : parsePort(apiPortText, flags['api-port'] ? '--api-port' : 'HTTP_PORT');
     const qosFile = flags.qos ?? (env.QOS_FILE || undefined);
     let readOnly: boolean;
     try {
@@ -298,9 +298,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
         allowOther: flags['allow-other'] ?? false,
         nativeIo: !flags['no-native-io'],
         // Node's own messages start with the code: it is said once.
-        ...(flags.verbose
-          ? { onError: (e, op, path) => io.log(`${op} ${path}: ${e.code} ${e.message.replace(`${e.code}: `, '')}`) }
-          : {}),
+        ...(flags.verbose ? { onError: (e, op, path) => io.log(`${op} ${path}: ${e.code} ${e.message.replace(`${e.code}: `, '')}`) } : {}),
       });
     } catch (e) {
       if (isShylockError(e) && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) throw new UsageError(e.message);
@@ -308,11 +306,10 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     }
     if (apiPort !== undefined) api = await createQosServer(policy, { port: apiPort, host: flags['api-host'] ?? '127.0.0.1' });
     const rules = policy.rules().length;
-    mountedMessage = (
+    mountedMessage =
       `mounted ${name} at ${mountpoint}${readOnly ? ' (read-only)' : ''}` +
-        `${qosFile ? `, ${rules} QoS rule${rules === 1 ? '' : 's'} from ${qosFile}` : ''}` +
-        `${api ? `, QoS API on ${api.url}` : ''}. Ctrl-C unmounts.`
-    );
+      `${qosFile ? `, ${rules} QoS rule${rules === 1 ? '' : 's'} from ${qosFile}` : ''}` +
+      `${api ? `, QoS API on ${api.url}` : ''}. Ctrl-C unmounts.`;
   } catch (e) {
     await api?.close();
     await mounted?.unmount().catch(() => undefined);

@@ -69,7 +69,16 @@ describe('shylock', () => {
     expect(etcd.output).toMatch(/--endpoints <urls>/);
   });
   it('usage errors print one line and exit 2', async () => {
-    for (const args of [[], ['--bogus'], ['nosuch', '/mnt'], ['memory'], ['memory', '/a', '/b'], ['memory', '/tmp', '--api-port', 'x'], ['local', '/tmp'], ['memory', '/tmp', '--prefix', '/x']]) {
+    for (const args of [
+      [],
+      ['--bogus'],
+      ['nosuch', '/mnt'],
+      ['memory'],
+      ['memory', '/a', '/b'],
+      ['memory', '/tmp', '--api-port', 'x'],
+      ['local', '/tmp'],
+      ['memory', '/tmp', '--prefix', '/x'],
+    ]) {
       const r = await runCli(args, { PATHQOS_DIR: '' });
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.output.trim().split('\n'), r.output).toHaveLength(1);
@@ -197,7 +206,11 @@ describe('shylock', () => {
       new Promise<string>((resolve) =>
         execFile(
           '/usr/bin/python3',
-          ['-c', `import os, sys\ntry:\n os.setxattr(sys.argv[1], 'user.k', b'v'); print(os.getxattr(sys.argv[1], 'user.k').decode())\nexcept OSError as e: print(e.strerror)`, `${dir}/f`],
+          [
+            '-c',
+            `import os, sys\ntry:\n os.setxattr(sys.argv[1], 'user.k', b'v'); print(os.getxattr(sys.argv[1], 'user.k').decode())\nexcept OSError as e: print(e.strerror)`,
+            `${dir}/f`,
+          ],
           (_e, stdout) => resolve(stdout.trim()),
         ),
       );

@@ -47,11 +47,7 @@ const SUITES = {
  * describeBackend('memory', () => memoryBackend());
  * ```
  */
-export function describeBackend(
-  name: string,
-  factory: () => Backend | Promise<Backend>,
-  options: ConformanceOptions = {},
-): void {
+export function describeBackend(name: string, factory: () => Backend | Promise<Backend>, options: ConformanceOptions = {}): void {
   // Suites are chosen from the capabilities, which must be known when tests are collected: the
   // factory runs once now for them, and the backend is made again in beforeAll for the tests.
   let capabilities: Readonly<Capabilities> | undefined;

@@ -193,9 +193,7 @@ export function compose(mounts: Record<string, Backend>, options: ComposeOptions
           watch(listener: (path: string | null) => void) {
             // Each member's paths, seen from the composed root.
             const stops = [...table].flatMap(([mount, b]) =>
-              b.watch
-                ? [b.watch((p) => listener(p === null ? null : mount === '/' ? p : p === '/' ? mount : mount + p))]
-                : [],
+              b.watch ? [b.watch((p) => listener(p === null ? null : mount === '/' ? p : p === '/' ? mount : mount + p))] : [],
             );
             return () => stops.forEach((stop) => stop());
           },

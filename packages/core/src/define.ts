@@ -84,9 +84,7 @@ function checkSignal(op: string, path: string, backend: string, options?: OpOpti
  * The implementation may then trust its arguments. Only the optional methods it has are exposed.
  * `capabilities` lists what the backend can do; any capability left out is false.
  */
-export function defineBackend(
-  impl: Omit<Backend, 'capabilities'> & { readonly capabilities: Partial<Capabilities> },
-): Backend {
+export function defineBackend(impl: Omit<Backend, 'capabilities'> & { readonly capabilities: Partial<Capabilities> }): Backend {
   const name = impl.name;
   const fail = (error: unknown, op: string, path?: string): never => {
     throw toShylockError(error, { op, path, backend: name });

@@ -92,7 +92,13 @@ describe('ShylockError', () => {
     const cause = new Error('socket hang up');
     const e = new ShylockError('ETIMEDOUT', 'etcd did not answer in 3 s', { op: 'stat', path: '/a', backend: 'etcd', cause });
     expect([e.code, e.errno, e.retryable, e.op, e.path, e.backend, e.cause]).toEqual([
-      'ETIMEDOUT', ERRNO.ETIMEDOUT, true, 'stat', '/a', 'etcd', cause,
+      'ETIMEDOUT',
+      ERRNO.ETIMEDOUT,
+      true,
+      'stat',
+      '/a',
+      'etcd',
+      cause,
     ]);
     expect(new ShylockError('ENOENT', 'x').retryable).toBe(false);
   });
@@ -113,7 +119,9 @@ describe('createBufferedHandle', () => {
   it('commits once at close, and a failed commit surfaces from close', async () => {
     const commits: string[] = [];
     const ok = createBufferedHandle({
-      path: '/k', backend: 'kv', flags: parseOpenFlags('w'),
+      path: '/k',
+      backend: 'kv',
+      flags: parseOpenFlags('w'),
       commit: async (d) => void commits.push(new TextDecoder().decode(d)),
     });
     await ok.write!(new TextEncoder().encode('ab'), null);
@@ -121,8 +129,12 @@ describe('createBufferedHandle', () => {
     await ok.close();
     expect(commits).toEqual(['abcd']);
     const bad = createBufferedHandle({
-      path: '/k', backend: 'kv', flags: parseOpenFlags('w'),
-      commit: async () => { throw new ShylockError('EIO', 'server gone'); },
+      path: '/k',
+      backend: 'kv',
+      flags: parseOpenFlags('w'),
+      commit: async () => {
+        throw new ShylockError('EIO', 'server gone');
+      },
     });
     await bad.write!(new Uint8Array(1), null);
     await expect(bad.flush!()).rejects.toMatchObject({ code: 'EIO' });

@@ -50,7 +50,9 @@ describe('the method table', () => {
     const { backend, calls } = recorder();
     for (const m of PATH_METHODS) {
       const args = argsOf(m, '/a//b/');
-      await (backend[m] as (...a: unknown[]) => Promise<unknown>)(...args.map((a) => (typeof a === 'string' && a !== 'target' ? `${a}/` : a)));
+      await (backend[m] as (...a: unknown[]) => Promise<unknown>)(
+        ...args.map((a) => (typeof a === 'string' && a !== 'target' ? `${a}/` : a)),
+      );
       const seen = calls.at(-1)!;
       expect(seen[0]).toBe(m);
       for (const i of BACKEND_METHODS[m].paths) expect(seen[1][i]).toBe(`/a/b/${i}`);

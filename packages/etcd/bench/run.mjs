@@ -70,7 +70,9 @@ print(n / (time.perf_counter() - t))`,
   console.log('|---|---|---|');
   console.log(`| etcd3 \`get\`, sequential, in process | ${f(direct)} | 1.00× |`);
   console.log(`| through the mount: open+read+close in Python | ${f(mounted)} | ${f(mounted / direct, 2)}× (target ≥ 0.5×) |`);
-  console.log(`\n\`ls -l\` of a directory of ${f(BIG)} keys: ${f(listed)} entries listed with ${f(used)} range requests (target: one listing request, not one per key)`);
+  console.log(
+    `\n\`ls -l\` of a directory of ${f(BIG)} keys: ${f(listed)} entries listed with ${f(used)} range requests (target: one listing request, not one per key)`,
+  );
 } finally {
   await m?.unmount();
   client.close();

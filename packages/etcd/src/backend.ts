@@ -80,9 +80,7 @@ const NOW = () => Date.now();
 export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
   options = { ...optionsFrom(ETCD_OPTIONS, options as Record<string, unknown>), ...options };
   const endpointsOpt = options.endpoints ?? 'http://127.0.0.1:2379';
-  const hosts = (Array.isArray(endpointsOpt) ? endpointsOpt : endpointsOpt.split(','))
-    .map((h) => h.trim())
-    .filter(Boolean);
+  const hosts = (Array.isArray(endpointsOpt) ? endpointsOpt : endpointsOpt.split(',')).map((h) => h.trim()).filter(Boolean);
   if (hosts.length === 0) throw new ShylockError('EINVAL', 'etcdBackend: give at least one endpoint (ETC_HOSTS)');
   for (const h of hosts) {
     if (!/^https?:\/\/[^/]+$/.test(h) && !/^[^/:]+:\d+$/.test(h)) {
@@ -91,7 +89,10 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
   }
   const timeoutMs = options.timeoutMs ?? 3000;
   const maxValue = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
-  for (const [k, v] of [['timeoutMs', timeoutMs], ['maxValueBytes', maxValue]] as const) {
+  for (const [k, v] of [
+    ['timeoutMs', timeoutMs],
+    ['maxValueBytes', maxValue],
+  ] as const) {
     if (!Number.isFinite(v) || v <= 0) throw new ShylockError('EINVAL', `etcdBackend: ${k} must be a positive number, got ${v}`);
   }
   const prefix = options.prefix === undefined || options.prefix === '/' ? '' : normalizePath(options.prefix, 'etcdBackend prefix');
@@ -142,12 +143,18 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
     for (const l of listeners) l(path);
   };
   const changed = (key: Buffer) => {
-    const path = key.toString().slice(prefix.length).replace(/(.)\/$/, '$1'); // a marker names its directory
+    const path = key
+      .toString()
+      .slice(prefix.length)
+      .replace(/(.)\/$/, '$1'); // a marker names its directory
     recent.delete(path);
     emit(path);
   };
   const startWatch = () => {
-    const started = etcd().watch().prefix(prefix + '/').create();
+    const started = etcd()
+      .watch()
+      .prefix(prefix + '/')
+      .create();
     watcher = started;
     started.then(
       (w) => {
@@ -198,7 +205,12 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
   const put = async (path: string, data: Uint8Array) => {
     recent.delete(path);
     if (data.length > maxValue) throw tooBig(path, data.length);
-    await guard('put', path, () => etcd().put(keyOf(path)).value(Buffer.from(data.buffer, data.byteOffset, data.length)).exec());
+    await guard('put', path, () =>
+      etcd()
+        .put(keyOf(path))
+        .value(Buffer.from(data.buffer, data.byteOffset, data.length))
+        .exec(),
+    );
   };
 
   const backend = defineBackend({
@@ -308,7 +320,10 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
         if (kind === 'file') {
           if (target === 'directory') throw new ShylockError('EISDIR', `rename ${from} → ${to}: the target is a directory`);
           const value = (await getValue(from))!;
-          await etcd().if(keyOf(from), 'Version', '>', 0).then(etcd().put(keyOf(to)).value(value), etcd().delete().key(keyOf(from))).commit();
+          await etcd()
+            .if(keyOf(from), 'Version', '>', 0)
+            .then(etcd().put(keyOf(to)).value(value), etcd().delete().key(keyOf(from)))
+            .commit();
           return;
         }
         if (to.startsWith(from + '/')) throw new ShylockError('EINVAL', `rename ${from} → ${to}: a directory cannot move into itself`);
@@ -319,12 +334,19 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
         }
         const all = await etcd().getAll().prefix(dirPrefix(from)).buffers();
         const ops = [
-          ...Object.entries(all).map(([k, v]) => etcd().put(dirPrefix(to) + k.slice(dirPrefix(from).length)).value(v)),
+          ...Object.entries(all).map(([k, v]) =>
+            etcd()
+              .put(dirPrefix(to) + k.slice(dirPrefix(from).length))
+              .value(v),
+          ),
           ...(Object.keys(all).length === 0 ? [etcd().put(dirPrefix(to)).value('')] : []),
           etcd().delete().prefix(dirPrefix(from)),
         ];
         // One transaction (etcd allows 128 operations in one by default).
-        await etcd().if(dirPrefix(from), 'Version', '>', -1).then(...ops).commit();
+        await etcd()
+          .if(dirPrefix(from), 'Version', '>', -1)
+          .then(...ops)
+          .commit();
       }),
     watch(listener) {
       listeners.add(listener);

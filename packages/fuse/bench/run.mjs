@@ -76,17 +76,29 @@ try {
       r.write = Math.max(r.write, ddRate(await sh(`dd if=/dev/zero of=${file} bs=1M count=${SIZE_MIB}`)));
       r.read = Math.max(r.read, ddRate(await sh(`dd if=${file} of=/dev/null bs=1M`)));
       const iops = await run('fio', [
-        '--name=randread', `--filename=${file}`, '--rw=randread', '--bs=4k', '--ioengine=psync',
-        '--fadvise_hint=random', `--runtime=${quick ? 2 : 5}`, '--time_based', '--output-format=json',
-      ]).then((x) => JSON.parse(x.stdout).jobs[0].read.iops, () => NaN);
+        '--name=randread',
+        `--filename=${file}`,
+        '--rw=randread',
+        '--bs=4k',
+        '--ioengine=psync',
+        '--fadvise_hint=random',
+        `--runtime=${quick ? 2 : 5}`,
+        '--time_based',
+        '--output-format=json',
+      ]).then(
+        (x) => JSON.parse(x.stdout).jobs[0].read.iops,
+        () => NaN,
+      );
       r.fio = Math.max(r.fio, iops);
       await sh(`rm -f ${file}`);
       const metaDir = join(r.dir, `meta-${i}`);
-      r.meta = Math.max(r.meta, Number(
-        (
-          await run('python3', [
-            '-c',
-            `import os, sys, time
+      r.meta = Math.max(
+        r.meta,
+        Number(
+          (
+            await run('python3', [
+              '-c',
+              `import os, sys, time
 d = sys.argv[1]; n = int(sys.argv[2]); os.mkdir(d)
 t = time.perf_counter()
 for i in range(n):
@@ -94,11 +106,12 @@ for i in range(n):
     os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o644)); os.stat(p); os.unlink(p)
 print(n / (time.perf_counter() - t))
 os.rmdir(d)`,
-            metaDir,
-            String(FILES),
-          ])
-        ).stdout,
-      ));
+              metaDir,
+              String(FILES),
+            ])
+          ).stdout,
+        ),
+      );
     }
     console.error(`round ${round + 1} of ${ROUNDS} measured`);
   }
@@ -109,7 +122,9 @@ os.rmdir(d)`,
   const ratio = (a, b) => `${f(a / b, 2)}×`;
   console.log(`\n### FUSE: ${SIZE_MIB} MiB sequential with 1 MiB blocks, 4 KiB random reads, create+stat+unlink of ${f(FILES)} files\n`);
   console.log(`Ratios are against ${ref.name}.\n`);
-  console.log('| target | seq write MiB/s | ratio | seq read MiB/s | ratio | 4 KiB rand read IOPS | ratio | create+stat+unlink /s | ratio |');
+  console.log(
+    '| target | seq write MiB/s | ratio | seq read MiB/s | ratio | 4 KiB rand read IOPS | ratio | create+stat+unlink /s | ratio |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     console.log(

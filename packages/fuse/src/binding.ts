@@ -184,13 +184,17 @@ let native: NativeModule | undefined;
 export function loadNative(): NativeModule {
   if (native) return native;
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-  const candidates = [join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'shylock-fuse.node'), join(root, 'build', 'shylock-fuse.node')];
+  const candidates = [
+    join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'shylock-fuse.node'),
+    join(root, 'build', 'shylock-fuse.node'),
+  ];
   const found = candidates.filter((f) => existsSync(f));
   const fail = (message: string, cause?: unknown): never => {
     throw new ShylockError('EIO', message, { op: 'mount', cause });
   };
   if (process.platform !== 'linux') fail(`@shylock/fuse runs on Linux only, not ${process.platform}`);
-  if (!existsSync('/dev/fuse')) fail('/dev/fuse is missing: this machine cannot mount FUSE file systems (modprobe fuse; in a container, pass --device /dev/fuse)');
+  if (!existsSync('/dev/fuse'))
+    fail('/dev/fuse is missing: this machine cannot mount FUSE file systems (modprobe fuse; in a container, pass --device /dev/fuse)');
   if (found.length === 0) {
     fail(
       `@shylock/fuse has no prebuilt binary for linux-${process.arch}: build one with node ${join(root, 'scripts', 'build-binding.mjs')} --local (needs gcc, pkg-config and libfuse3-dev)`,

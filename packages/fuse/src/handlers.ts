@@ -1,13 +1,4 @@
-import {
-  ERRNO,
-  isShylockError,
-  parentPath,
-  parseOpenFlags,
-  ShylockError,
-  type Backend,
-  type FileHandle,
-  type Stat,
-} from '@shylock/core';
+import { ERRNO, isShylockError, parentPath, parseOpenFlags, ShylockError, type Backend, type FileHandle, type Stat } from '@shylock/core';
 import { DIRECT_IO, type FuseHandlers, type FuseStat, type NativeSession, OMITTED, type Reply, SERVE_NATIVE } from './binding.js';
 import type { ListingCache } from './listing-cache.js';
 import type { NativeIo } from './native-io.js';
@@ -125,228 +116,258 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
   };
 
   type Cb = Reply;
-const handlers: FuseHandlers = {
-  statfs: (path: string, cb: Cb) =>
-    requests.call(
-      'statfs',
-      path,
-      cb,
-      async () => (fs.statfs ? fs.statfs() : undefined),
-      (s) => [
-        {
-          bsize: s?.bsize ?? 4096,
-          frsize: s?.bsize ?? 4096,
-          blocks: s?.blocks ?? 1 << 30,
-          bfree: s?.bfree ?? 1 << 30,
-          bavail: s?.bavail ?? 1 << 30,
-          files: s?.files ?? 1 << 24,
-          ffree: s?.ffree ?? 1 << 24,
-          favail: s?.ffree ?? 1 << 24,
-          fsid: 0,
-          flag: 0,
-          namemax: s?.namemax ?? 255,
+  const handlers: FuseHandlers = {
+    statfs: (path: string, cb: Cb) =>
+      requests.call(
+        'statfs',
+        path,
+        cb,
+        async () => (fs.statfs ? fs.statfs() : undefined),
+        (s) => [
+          {
+            bsize: s?.bsize ?? 4096,
+            frsize: s?.bsize ?? 4096,
+            blocks: s?.blocks ?? 1 << 30,
+            bfree: s?.bfree ?? 1 << 30,
+            bavail: s?.bavail ?? 1 << 30,
+            files: s?.files ?? 1 << 24,
+            ffree: s?.ffree ?? 1 << 24,
+            favail: s?.ffree ?? 1 << 24,
+            fsid: 0,
+            flag: 0,
+            namemax: s?.namemax ?? 255,
+          },
+        ],
+      ),
+    getattr: (path: string, cb: Cb) =>
+      requests.call(
+        'getattr',
+        path,
+        cb,
+        () => statOf(path),
+        (s) => [toStat(s)],
+      ),
+    fgetattr: (path: string, fd: number, cb: Cb) =>
+      requests.call(
+        'fgetattr',
+        path,
+        cb,
+        async () => {
+          const file = open.get(fd);
+          return file?.handle.stat ? file.handle.stat() : statOf(path);
         },
-      ],
-    ),
-  getattr: (path: string, cb: Cb) => requests.call('getattr', path, cb, () => statOf(path), (s) => [toStat(s)]),
-  fgetattr: (path: string, fd: number, cb: Cb) =>
-    requests.call(
-      'fgetattr',
-      path,
-      cb,
-      async () => {
-        const file = open.get(fd);
-        return file?.handle.stat ? file.handle.stat() : statOf(path);
-      },
-      (s) => [toStat(s)],
-    ),
-  readdir: (path: string, cb: Cb) =>
-    requests.call(
-      'readdir',
-      path,
-      cb,
-      async () => {
-        const entries = await fs.list(path);
-        listings.remember(path, entries);
-        return entries;
-      },
-      (entries) => {
-        const names = ['.', '..', ...entries.map((e) => e.name)];
-        if (!entries.every((e) => e.stat)) return [names];
-        const dir = toStat({ type: 'directory', size: 0, mode: 0o755, mtimeMs: Date.now() });
-        return [names, [dir, dir, ...entries.map((e) => toStat(e.stat!))]];
-      },
-    ),
-  open: (path: string, flags: number, cb: Cb) =>
-    requests.call(
-      'open',
-      path,
-      cb,
-      async () => {
-        const parsed = parseOpenFlags(flags);
-        return register(path, await fs.open(path, parsed), parsed);
-      },
-      (fd) => [fd],
-    ),
-  create: (path: string, mode: number, openFlags: number, cb: Cb) => {
-    const who = caller();
-    requests.call(
-      'create',
-      path,
-      cb,
-      async () => {
-        // The kernel only calls create for a name that did not exist: open it read-write, so even
-        // an O_RDONLY create stores the new file, with O_EXCL / O_APPEND / O_TRUNC as the caller
-        // asked. The kernel enforces the caller's access mode.
-        const asked = parseOpenFlags(openFlags);
-        const flags = { read: true, write: true, create: true, exclusive: asked.exclusive, truncate: asked.truncate, append: asked.append };
-        const handle = await fs.open(path, flags, { mode: mode & 0o7777 });
-        try {
-          await own(path, who);
-        } catch (e) {
-          await handle.close().catch(() => undefined);
-          throw e;
-        }
-        return register(path, handle, { read: (openFlags & 3) !== 1, write: true }, mode);
-      },
-      (fd) => [fd],
-    );
-  },
-  read: (path: string, fd: number, buffer: Buffer, length: number, position: number, cb: Cb) => {
-    const file = open.get(fd);
-    if (!file) return cb(-ERRNO.EBADF);
-    // A native file out of credit: prepay the next chunk and let the FUSE thread do the read.
-    if (file.native?.charged && native.refill(fd, file, 'read', length)) return cb(SERVE_NATIVE);
-    requests.call(
-      'read',
-      path,
-      file.native?.charged ? (code, ...rest) => (cb(code, ...rest), native.refill(fd, file, 'read', length)) : cb,
-      () => file.handle.read(length === buffer.length ? buffer : buffer.subarray(0, length), file.stream ? null : position),
-      'count',
-      file.stream ? 0 : requests.timeoutMs,
-      // The next read of a native file most likely needs no JavaScript: polling for it would
-      // only take a core from the FUSE threads doing the copies.
-      !file.native,
-    );
-  },
-  write: (path: string, fd: number, buffer: Buffer, length: number, position: number, cb: Cb) => {
-    const file = open.get(fd);
-    if (!file?.handle.write) return cb(-ERRNO.EBADF);
-    if (file.native?.charged && native.refill(fd, file, 'write', length)) return cb(SERVE_NATIVE);
-    const write = file.handle.write.bind(file.handle);
-    requests.call(
-      'write',
-      path,
-      file.native?.charged ? (code, ...rest) => (cb(code, ...rest), native.refill(fd, file, 'write', length)) : cb,
-      () => write(length === buffer.length ? buffer : buffer.subarray(0, length), file.stream ? null : position),
-      'count',
-      requests.timeoutMs,
-      !file.native,
-    );
-  },
-  flush: (path: string, fd: number, cb: Cb) =>
-    requests.call('flush', path, cb, async () => {
-      await openFile(path, fd).handle.flush?.();
-    }),
-  fsync: (path: string, _datasync: boolean, fd: number, cb: Cb) =>
-    requests.call('fsync', path, cb, async () => {
-      const { handle } = openFile(path, fd);
-      await (handle.sync ? handle.sync() : handle.flush?.());
-    }),
-  release: (path: string, fd: number, cb: Cb) =>
-    requests.call('release', path, cb, async () => {
-      const file = open.remove(fd);
-      if (file) native.unregister(fd, file);
-      await file?.handle.close();
-    }),
-  // `echo x > f` opens f, then truncates it by path: a file open for writing takes the truncate
-  // itself, or a buffered handle (key/value stores) would later store its old bytes again.
-  truncate: (path: string, size: number, cb: Cb) =>
-    requests.call('truncate', path, cb, async () => {
-      const writer = open.writer(path);
-      if (writer?.handle.truncate) return writer.handle.truncate(size);
-      return need('truncate', path)(path, size);
-    }),
-  ftruncate: (path: string, fd: number, size: number, cb: Cb) =>
-    requests.call('ftruncate', path, cb, async () => {
-      const file = openFile(path, fd);
-      if (file.handle.truncate) await file.handle.truncate(size);
-      else await need('truncate', path)(path, size);
-    }),
-  mkdir: (path: string, mode: number, cb: Cb) => {
-    const who = caller();
-    requests.call('mkdir', path, cb, async () => {
-      await need('mkdir', path)(path, mode & 0o7777);
-      await own(path, who);
-    });
-  },
-  rmdir: (path: string, cb: Cb) => requests.call('rmdir', path, cb, () => need('rmdir', path)(path)),
-  unlink: (path: string, cb: Cb) =>
-    requests.call('unlink', path, cb, async () => {
-      await need('unlink', path)(path);
-      open.unlinked(path);
-    }),
-  rename: (from: string, to: string, cb: Cb) =>
-    requests.call('rename', from, cb, async () => {
-      await need('rename', from)(from, to);
-      open.renamed(from, to);
-    }),
-  chmod: (path: string, mode: number, cb: Cb) => requests.call('chmod', path, cb, () => need('chmod', path)(path, mode & 0o7777)),
-  chown: (path: string, owner: number, group: number, cb: Cb) =>
-    requests.call('chown', path, cb, async () => {
-      if (fs.chown) return fs.chown(path, owner, group);
-      // A backend without owners: accept a change to what it already reports.
-      const s = await fs.stat(path);
-      const same = (owner === 0xffffffff || owner === (s.uid ?? uid)) && (group === 0xffffffff || group === (s.gid ?? gid));
-      if (!same) throw new ShylockError('EPERM', `chown ${path}: ${fs.name} has no owners`, { path });
-    }),
-  utimens: (path: string, atime: number, mtime: number, cb: Cb) =>
-    requests.call('utimens', path, cb, async () => {
-      const utimes = need('utimes', path);
-      // UTIME_OMIT (touch -m, touch -a) keeps that time as it is.
-      if (atime >= OMITTED || mtime >= OMITTED) {
+        (s) => [toStat(s)],
+      ),
+    readdir: (path: string, cb: Cb) =>
+      requests.call(
+        'readdir',
+        path,
+        cb,
+        async () => {
+          const entries = await fs.list(path);
+          listings.remember(path, entries);
+          return entries;
+        },
+        (entries) => {
+          const names = ['.', '..', ...entries.map((e) => e.name)];
+          if (!entries.every((e) => e.stat)) return [names];
+          const dir = toStat({ type: 'directory', size: 0, mode: 0o755, mtimeMs: Date.now() });
+          return [names, [dir, dir, ...entries.map((e) => toStat(e.stat!))]];
+        },
+      ),
+    open: (path: string, flags: number, cb: Cb) =>
+      requests.call(
+        'open',
+        path,
+        cb,
+        async () => {
+          const parsed = parseOpenFlags(flags);
+          return register(path, await fs.open(path, parsed), parsed);
+        },
+        (fd) => [fd],
+      ),
+    create: (path: string, mode: number, openFlags: number, cb: Cb) => {
+      const who = caller();
+      requests.call(
+        'create',
+        path,
+        cb,
+        async () => {
+          // The kernel only calls create for a name that did not exist: open it read-write, so even
+          // an O_RDONLY create stores the new file, with O_EXCL / O_APPEND / O_TRUNC as the caller
+          // asked. The kernel enforces the caller's access mode.
+          const asked = parseOpenFlags(openFlags);
+          const flags = {
+            read: true,
+            write: true,
+            create: true,
+            exclusive: asked.exclusive,
+            truncate: asked.truncate,
+            append: asked.append,
+          };
+          const handle = await fs.open(path, flags, { mode: mode & 0o7777 });
+          try {
+            await own(path, who);
+          } catch (e) {
+            await handle.close().catch(() => undefined);
+            throw e;
+          }
+          return register(path, handle, { read: (openFlags & 3) !== 1, write: true }, mode);
+        },
+        (fd) => [fd],
+      );
+    },
+    read: (path: string, fd: number, buffer: Buffer, length: number, position: number, cb: Cb) => {
+      const file = open.get(fd);
+      if (!file) return cb(-ERRNO.EBADF);
+      // A native file out of credit: prepay the next chunk and let the FUSE thread do the read.
+      if (file.native?.charged && native.refill(fd, file, 'read', length)) return cb(SERVE_NATIVE);
+      requests.call(
+        'read',
+        path,
+        file.native?.charged ? (code, ...rest) => (cb(code, ...rest), native.refill(fd, file, 'read', length)) : cb,
+        () => file.handle.read(length === buffer.length ? buffer : buffer.subarray(0, length), file.stream ? null : position),
+        'count',
+        file.stream ? 0 : requests.timeoutMs,
+        // The next read of a native file most likely needs no JavaScript: polling for it would
+        // only take a core from the FUSE threads doing the copies.
+        !file.native,
+      );
+    },
+    write: (path: string, fd: number, buffer: Buffer, length: number, position: number, cb: Cb) => {
+      const file = open.get(fd);
+      if (!file?.handle.write) return cb(-ERRNO.EBADF);
+      if (file.native?.charged && native.refill(fd, file, 'write', length)) return cb(SERVE_NATIVE);
+      const write = file.handle.write.bind(file.handle);
+      requests.call(
+        'write',
+        path,
+        file.native?.charged ? (code, ...rest) => (cb(code, ...rest), native.refill(fd, file, 'write', length)) : cb,
+        () => write(length === buffer.length ? buffer : buffer.subarray(0, length), file.stream ? null : position),
+        'count',
+        requests.timeoutMs,
+        !file.native,
+      );
+    },
+    flush: (path: string, fd: number, cb: Cb) =>
+      requests.call('flush', path, cb, async () => {
+        await openFile(path, fd).handle.flush?.();
+      }),
+    fsync: (path: string, _datasync: boolean, fd: number, cb: Cb) =>
+      requests.call('fsync', path, cb, async () => {
+        const { handle } = openFile(path, fd);
+        await (handle.sync ? handle.sync() : handle.flush?.());
+      }),
+    release: (path: string, fd: number, cb: Cb) =>
+      requests.call('release', path, cb, async () => {
+        const file = open.remove(fd);
+        if (file) native.unregister(fd, file);
+        await file?.handle.close();
+      }),
+    // `echo x > f` opens f, then truncates it by path: a file open for writing takes the truncate
+    // itself, or a buffered handle (key/value stores) would later store its old bytes again.
+    truncate: (path: string, size: number, cb: Cb) =>
+      requests.call('truncate', path, cb, async () => {
+        const writer = open.writer(path);
+        if (writer?.handle.truncate) return writer.handle.truncate(size);
+        return need('truncate', path)(path, size);
+      }),
+    ftruncate: (path: string, fd: number, size: number, cb: Cb) =>
+      requests.call('ftruncate', path, cb, async () => {
+        const file = openFile(path, fd);
+        if (file.handle.truncate) await file.handle.truncate(size);
+        else await need('truncate', path)(path, size);
+      }),
+    mkdir: (path: string, mode: number, cb: Cb) => {
+      const who = caller();
+      requests.call('mkdir', path, cb, async () => {
+        await need('mkdir', path)(path, mode & 0o7777);
+        await own(path, who);
+      });
+    },
+    rmdir: (path: string, cb: Cb) => requests.call('rmdir', path, cb, () => need('rmdir', path)(path)),
+    unlink: (path: string, cb: Cb) =>
+      requests.call('unlink', path, cb, async () => {
+        await need('unlink', path)(path);
+        open.unlinked(path);
+      }),
+    rename: (from: string, to: string, cb: Cb) =>
+      requests.call('rename', from, cb, async () => {
+        await need('rename', from)(from, to);
+        open.renamed(from, to);
+      }),
+    chmod: (path: string, mode: number, cb: Cb) => requests.call('chmod', path, cb, () => need('chmod', path)(path, mode & 0o7777)),
+    chown: (path: string, owner: number, group: number, cb: Cb) =>
+      requests.call('chown', path, cb, async () => {
+        if (fs.chown) return fs.chown(path, owner, group);
+        // A backend without owners: accept a change to what it already reports.
         const s = await fs.stat(path);
-        if (atime >= OMITTED) atime = s.atimeMs ?? s.mtimeMs;
-        if (mtime >= OMITTED) mtime = s.mtimeMs;
-      }
-      return utimes(path, atime, mtime);
-    }),
-  mknod: (path: string, mode: number, dev: number, cb: Cb) => {
-    const who = caller();
-    requests.call('mknod', path, cb, async () => {
-      await need('mknod', path)(path, mode, dev);
-      await own(path, who);
-    });
-  },
-  readlink: (path: string, cb: Cb) => requests.call('readlink', path, cb, () => need('readlink', path)(path), (t) => [t]),
-  symlink: (target: string, path: string, cb: Cb) => {
-    const who = caller();
-    requests.call('symlink', path, cb, async () => {
-      await need('symlink', path)(target, path);
-      await own(path, who);
-    });
-  },
-  link: (from: string, to: string, cb: Cb) => requests.call('link', to, cb, () => need('link', to)(from, to)),
-  // Extended attributes, where the backend has them. The kernel asks for security.capability
-  // before every write: a backend with nativeRoot has getxattr and listxattr answered on the
-  // FUSE threads, and "no such attribute" (ENODATA) is an answer, not an error to log.
-  ...(fs.getxattr
-    ? {
-        getxattr: (path: string, name: string, _position: number, cb: Cb) =>
-          requests.call(
-            'getxattr',
-            path,
-            cb,
-            () => fs.getxattr!(path, name).catch((e: unknown) => (isShylockError(e) && e.code === 'ENODATA' ? undefined : Promise.reject(e))),
-            // No value: the binding answers ENODATA.
-            (value) => [value],
-          ),
-        listxattr: (path: string, cb: Cb) => requests.call('listxattr', path, cb, () => need('listxattr', path)(path), (names) => [names]),
-        setxattr: (path: string, name: string, value: Buffer, _position: number, flags: number, cb: Cb) =>
-          requests.call('setxattr', path, cb, () => need('setxattr', path)(path, name, value, flags)),
-        removexattr: (path: string, name: string, cb: Cb) => requests.call('removexattr', path, cb, () => need('removexattr', path)(path, name)),
-      }
-    : {}),
-};
+        const same = (owner === 0xffffffff || owner === (s.uid ?? uid)) && (group === 0xffffffff || group === (s.gid ?? gid));
+        if (!same) throw new ShylockError('EPERM', `chown ${path}: ${fs.name} has no owners`, { path });
+      }),
+    utimens: (path: string, atime: number, mtime: number, cb: Cb) =>
+      requests.call('utimens', path, cb, async () => {
+        const utimes = need('utimes', path);
+        // UTIME_OMIT (touch -m, touch -a) keeps that time as it is.
+        if (atime >= OMITTED || mtime >= OMITTED) {
+          const s = await fs.stat(path);
+          if (atime >= OMITTED) atime = s.atimeMs ?? s.mtimeMs;
+          if (mtime >= OMITTED) mtime = s.mtimeMs;
+        }
+        return utimes(path, atime, mtime);
+      }),
+    mknod: (path: string, mode: number, dev: number, cb: Cb) => {
+      const who = caller();
+      requests.call('mknod', path, cb, async () => {
+        await need('mknod', path)(path, mode, dev);
+        await own(path, who);
+      });
+    },
+    readlink: (path: string, cb: Cb) =>
+      requests.call(
+        'readlink',
+        path,
+        cb,
+        () => need('readlink', path)(path),
+        (t) => [t],
+      ),
+    symlink: (target: string, path: string, cb: Cb) => {
+      const who = caller();
+      requests.call('symlink', path, cb, async () => {
+        await need('symlink', path)(target, path);
+        await own(path, who);
+      });
+    },
+    link: (from: string, to: string, cb: Cb) => requests.call('link', to, cb, () => need('link', to)(from, to)),
+    // Extended attributes, where the backend has them. The kernel asks for security.capability
+    // before every write: a backend with nativeRoot has getxattr and listxattr answered on the
+    // FUSE threads, and "no such attribute" (ENODATA) is an answer, not an error to log.
+    ...(fs.getxattr
+      ? {
+          getxattr: (path: string, name: string, _position: number, cb: Cb) =>
+            requests.call(
+              'getxattr',
+              path,
+              cb,
+              () =>
+                fs.getxattr!(path, name).catch((e: unknown) => (isShylockError(e) && e.code === 'ENODATA' ? undefined : Promise.reject(e))),
+              // No value: the binding answers ENODATA.
+              (value) => [value],
+            ),
+          listxattr: (path: string, cb: Cb) =>
+            requests.call(
+              'listxattr',
+              path,
+              cb,
+              () => need('listxattr', path)(path),
+              (names) => [names],
+            ),
+          setxattr: (path: string, name: string, value: Buffer, _position: number, flags: number, cb: Cb) =>
+            requests.call('setxattr', path, cb, () => need('setxattr', path)(path, name, value, flags)),
+          removexattr: (path: string, name: string, cb: Cb) =>
+            requests.call('removexattr', path, cb, () => need('removexattr', path)(path, name)),
+        }
+      : {}),
+  };
   return handlers;
 }

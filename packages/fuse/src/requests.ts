@@ -64,7 +64,15 @@ export class Requests {
    * Runs `work` and answers `cb`. `timeout` 0: no deadline (stream reads). `arm` false: the
    * request does not start adaptive polling.
    */
-  call<T>(op: string, path: string, cb: Reply, work: () => Promise<T>, answer: Answer<T> = () => [], timeout = this.o.timeoutMs, arm = true): void {
+  call<T>(
+    op: string,
+    path: string,
+    cb: Reply,
+    work: () => Promise<T>,
+    answer: Answer<T> = () => [],
+    timeout = this.o.timeoutMs,
+    arm = true,
+  ): void {
     if (this.o.pollMs > 0 && arm) this.arm();
     const mutating = MUTATING.has(op);
     if (mutating) this.o.onMutation?.();

@@ -17,7 +17,19 @@ it('the C tests of the binding pass under AddressSanitizer and UBSan', () => {
       .filter((f) => f.endsWith('.c') && f !== 'shylock_fuse.c')
       .map((f) => join(binding, f));
     const exe = join(out, 'test_structures');
-    execFileSync('cc', ['-g', '-O1', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-Wall', '-Wextra', '-Werror', ...sources, '-o', exe, '-lpthread']);
+    execFileSync('cc', [
+      '-g',
+      '-O1',
+      '-fsanitize=address,undefined',
+      '-fno-sanitize-recover=all',
+      '-Wall',
+      '-Wextra',
+      '-Werror',
+      ...sources,
+      '-o',
+      exe,
+      '-lpthread',
+    ]);
     const printed = execFileSync(exe, { encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' } });
     expect(printed).toMatch(/^\d+ passed, 0 failed$/m);
   } finally {

@@ -47,7 +47,13 @@ describe('fsx-style random file operations', () => {
     for (const c of cleanups.reverse()) await c();
   });
 
-  it.each(['a plain directory', 'a local mount (native I/O)', 'a local mount with a QoS rule (prepaid native I/O)', 'a local mount without native I/O', 'a memory mount'])(
+  it.each([
+    'a plain directory',
+    'a local mount (native I/O)',
+    'a local mount with a QoS rule (prepaid native I/O)',
+    'a local mount without native I/O',
+    'a memory mount',
+  ])(
     '%s holds what the model holds after every operation',
     async (name) => {
       const { dir } = targets.find((t) => t.name === name)!;

@@ -24,7 +24,9 @@ catch (e) { console.log(e.code + ' ' + e.message); process.exit(3); }`;
   }
 }
 
-const libfuse = ['/lib/x86_64-linux-gnu/libfuse3.so.3', '/usr/lib/x86_64-linux-gnu/libfuse3.so.3', '/lib64/libfuse3.so.3'].find((f) => existsSync(f));
+const libfuse = ['/lib/x86_64-linux-gnu/libfuse3.so.3', '/usr/lib/x86_64-linux-gnu/libfuse3.so.3', '/lib64/libfuse3.so.3'].find((f) =>
+  existsSync(f),
+);
 
 it('without libfuse3.so.3 a mount fails with one line naming the package to install', async () => {
   expect(libfuse, 'libfuse3.so.3 is where Debian puts it').toBeDefined();

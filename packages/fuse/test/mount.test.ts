@@ -40,7 +40,9 @@ for (const [name, make] of [
       });
     });
     it('>> appends and truncate -s sets the size', async () => {
-      const r = await sh(`cd ${mnt} && echo one > log && echo two >> log && cat log && truncate -s 2 log && stat -c %s log && truncate -s 5 log && od -An -c log`);
+      const r = await sh(
+        `cd ${mnt} && echo one > log && echo two >> log && cat log && truncate -s 2 log && stat -c %s log && truncate -s 5 log && od -An -c log`,
+      );
       expect(r.code).toBe(0);
       expect(r.stdout.split('\n').slice(0, 3)).toEqual(['one', 'two', '2']);
       expect(r.stdout).toMatch(/o\s+n\s+\\0\s+\\0\s+\\0/);
@@ -169,7 +171,9 @@ describe('mount', () => {
       const r = await sh(`echo important | dd of=${mnt}/f status=none`);
       expect(r.code).not.toBe(0);
       expect(r.stderr, r.stderr).toMatch(/closing output file.*Input\/output error/);
-      const c = await sh(`echo important > /tmp/shylock-src-$$ && cp /tmp/shylock-src-$$ ${mnt}/g; s=$?; rm -f /tmp/shylock-src-$$; exit $s`);
+      const c = await sh(
+        `echo important > /tmp/shylock-src-$$ && cp /tmp/shylock-src-$$ ${mnt}/g; s=$?; rm -f /tmp/shylock-src-$$; exit $s`,
+      );
       expect(c.code).not.toBe(0);
       expect(c.stderr, c.stderr).toMatch(/Input\/output error/);
     } finally {

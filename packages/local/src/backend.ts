@@ -150,7 +150,11 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
     return new ShylockError(code, `${what}: the host answered ${code}`);
   };
   /** Runs a HostXattr call; a negative answer becomes that errno. */
-  const xattr = <T extends Buffer | number>(op: Parameters<HostXattr>[0], path: string, ...args: [string | Buffer, string?, Uint8Array?, number?]): T => {
+  const xattr = <T extends Buffer | number>(
+    op: Parameters<HostXattr>[0],
+    path: string,
+    ...args: [string | Buffer, string?, Uint8Array?, number?]
+  ): T => {
     const r = xattrs!(op, ...args);
     if (typeof r === 'number' && r < 0) {
       const code = CODE_OF.get(-r) ?? 'EIO';
@@ -182,8 +186,7 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
           new Promise<number>((done, fail) => fss.open(p, flags, mode, (e, fd) => (e ? fail(e) : done(fd)))),
         close: (fd: number) => new Promise<void>((done, fail) => fss.close(fd, (e) => (e ? fail(e) : done()))),
         fstat: (fd: number) => new Promise<Stats>((done, fail) => fss.fstat(fd, (e, st) => (e ? fail(e) : done(st)))),
-        ftruncate: (fd: number, size: number) =>
-          new Promise<void>((done, fail) => fss.ftruncate(fd, size, (e) => (e ? fail(e) : done()))),
+        ftruncate: (fd: number, size: number) => new Promise<void>((done, fail) => fss.ftruncate(fd, size, (e) => (e ? fail(e) : done()))),
         fsync: (fd: number) => new Promise<void>((done, fail) => fss.fsync(fd, (e) => (e ? fail(e) : done()))),
         readdir: (p: HostPath) => fsp.readdir(p, { withFileTypes: true }),
         readdirBytes: (p: HostPath) => fsp.readdir(p, { withFileTypes: true, encoding: 'buffer' }),
@@ -245,8 +248,7 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
           new Promise((done, fail) => fdRead(fd, buffer, 0, buffer.length, position, (e, n) => (e ? fail(e) : done(n)))),
     write: syncData
       ? async (data, position) => fss.writeSync(fd, data, 0, data.length, position)
-      : (data, position) =>
-          new Promise((done, fail) => fdWrite(fd, data, 0, data.length, position, (e, n) => (e ? fail(e) : done(n)))),
+      : (data, position) => new Promise((done, fail) => fdWrite(fd, data, 0, data.length, position, (e, n) => (e ? fail(e) : done(n)))),
     truncate: (size) => meta.ftruncate(fd, size),
     stat: async () => toStat(await meta.fstat(fd)),
     async flush() {
@@ -341,7 +343,15 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
         type === 0o010000
           ? ['mkfifo', '-m', perm, full]
           : type === 0o020000 || type === 0o060000
-            ? ['mknod', '-m', perm, full, type === 0o020000 ? 'c' : 'b', String((dev >> 8) & 0xfff), String((dev & 0xff) | ((dev >> 12) & 0xfff00))]
+            ? [
+                'mknod',
+                '-m',
+                perm,
+                full,
+                type === 0o020000 ? 'c' : 'b',
+                String((dev >> 8) & 0xfff),
+                String((dev & 0xff) | ((dev >> 12) & 0xfff00)),
+              ]
             : undefined;
       if (!args) throw new ShylockError('EPERM', `mknod ${path}: sockets cannot be made here`);
       try {
@@ -368,7 +378,9 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
             xattr('set', path, await host(path), attr, value, flags);
           },
           async listxattr(path: string) {
-            const names = xattr<Buffer>('list', path, await host(path)).toString('latin1').split('\0');
+            const names = xattr<Buffer>('list', path, await host(path))
+              .toString('latin1')
+              .split('\0');
             return names.filter((n) => n !== '').map((n) => nameFromBytes(Buffer.from(n, 'latin1')));
           },
           async removexattr(path: string, attr: string) {

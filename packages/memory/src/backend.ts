@@ -302,7 +302,8 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
         if (existing.kind === 'directory') fail('EISDIR', 'open', path, 'is a directory');
         if (existing.kind === 'stream') return openStream(existing, path, flags, backlog);
         if (existing.kind === 'symlink') fail('ELOOP', 'open', path, 'is a symbolic link (links are not followed)');
-        if (existing.kind === 'special') fail('ENXIO', 'open', path, `is a ${existing.type}: its I/O belongs to the kernel (open it through a mount)`);
+        if (existing.kind === 'special')
+          fail('ENXIO', 'open', path, `is a ${existing.type}: its I/O belongs to the kernel (open it through a mount)`);
         if (flags.truncate && flags.write) {
           account('open', path, existing.data.size, 0);
           existing.data.truncate(0);

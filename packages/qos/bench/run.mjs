@@ -48,10 +48,14 @@ async function rate(fn, { sync = false, ms = quick ? 300 : 1000 } = {}) {
   const theirsAwait = await rate(() => theirs.removeTokens(1));
   const oursTry = await rate(() => ours.tryAcquire(1), { sync: true });
   const theirsTry = await rate(() => theirs.tryRemoveTokens(1), { sync: true });
-  table('Limiter calls per second, tokens available (higher is better)', ['call', '@shylock/qos', 'npm limiter 4', 'ratio'], [
-    ['awaited `acquire(1)` vs `removeTokens(1)`', fmt(oursAwait), fmt(theirsAwait), `${fmt(oursAwait / theirsAwait, 2)}×`],
-    ['`tryAcquire(1)` vs `tryRemoveTokens(1)`', fmt(oursTry), fmt(theirsTry), `${fmt(oursTry / theirsTry, 2)}×`],
-  ]);
+  table(
+    'Limiter calls per second, tokens available (higher is better)',
+    ['call', '@shylock/qos', 'npm limiter 4', 'ratio'],
+    [
+      ['awaited `acquire(1)` vs `removeTokens(1)`', fmt(oursAwait), fmt(theirsAwait), `${fmt(oursAwait / theirsAwait, 2)}×`],
+      ['`tryAcquire(1)` vs `tryRemoveTokens(1)`', fmt(oursTry), fmt(theirsTry), `${fmt(oursTry / theirsTry, 2)}×`],
+    ],
+  );
 }
 
 // 2. Accuracy: achieved vs configured rate, after the initial burst is spent.
@@ -94,9 +98,11 @@ async function achieved({ bytesPerSecond, opsPerSecond, chunk, consumers = 1 }) 
   const fair = many.shares.reduce((a, b) => a + b, 0) / 50;
   const worst = Math.max(...many.shares.map((s) => Math.abs(s - fair) / fair));
   const total = many.perSecond * 4 * KiB;
-  table(`50 concurrent consumers of one 1 MiB/s rule over ${SECONDS} s (targets: total ±2%, each ±10%)`, ['total', 'error', 'worst consumer vs fair share'], [
-    [`${fmt(total / KiB, 1)} KiB/s`, `${fmt(((total - MiB) / MiB) * 100, 2)}%`, `${fmt(worst * 100, 2)}%`],
-  ]);
+  table(
+    `50 concurrent consumers of one 1 MiB/s rule over ${SECONDS} s (targets: total ±2%, each ±10%)`,
+    ['total', 'error', 'worst consumer vs fair share'],
+    [[`${fmt(total / KiB, 1)} KiB/s`, `${fmt(((total - MiB) / MiB) * 100, 2)}%`, `${fmt(worst * 100, 2)}%`]],
+  );
 }
 
 // 3. Policy lookup cost: 10,000 rules vs 1.
@@ -107,10 +113,14 @@ async function achieved({ bytesPerSecond, opsPerSecond, chunk, consumers = 1 }) 
   const path = '/users/u42/projects/2026/report.csv';
   const r1 = await rate(() => one.acquire(path, 'read', 4096));
   const r10k = await rate(() => many.acquire(path, 'read', 4096));
-  table('`policy.acquire` per second, path 5 segments deep (target: 10,000 rules ≥ 0.5× of 1 rule)', ['rules', 'acquire/s', 'vs 1 rule'], [
-    ['1', fmt(r1), '1.00×'],
-    ['10,000', fmt(r10k), `${fmt(r10k / r1, 2)}×`],
-  ]);
+  table(
+    '`policy.acquire` per second, path 5 segments deep (target: 10,000 rules ≥ 0.5× of 1 rule)',
+    ['rules', 'acquire/s', 'vs 1 rule'],
+    [
+      ['1', fmt(r1), '1.00×'],
+      ['10,000', fmt(r10k), `${fmt(r10k / r1, 2)}×`],
+    ],
+  );
 }
 
 // 4. qosLayer overhead when its rule never throttles: 4 KiB reads from a memory backend.
@@ -126,10 +136,14 @@ async function achieved({ bytesPerSecond, opsPerSecond, chunk, consumers = 1 }) 
   let b = 0;
   const rPlain = await rate(() => hPlain.read(buf, (a = (a + 4096) % MiB)));
   const rLayered = await rate(() => hLayered.read(buf, (b = (b + 4096) % MiB)));
-  table('4 KiB reads per second from memory, with and without a never-throttling qosLayer', ['backend', 'reads/s', 'MiB/s', 'ratio'], [
-    ['memory', fmt(rPlain), fmt((rPlain * 4) / 1024, 0), '1.00×'],
-    ['qosLayer(memory)', fmt(rLayered), fmt((rLayered * 4) / 1024, 0), `${fmt(rLayered / rPlain, 2)}×`],
-  ]);
+  table(
+    '4 KiB reads per second from memory, with and without a never-throttling qosLayer',
+    ['backend', 'reads/s', 'MiB/s', 'ratio'],
+    [
+      ['memory', fmt(rPlain), fmt((rPlain * 4) / 1024, 0), '1.00×'],
+      ['qosLayer(memory)', fmt(rLayered), fmt((rLayered * 4) / 1024, 0), `${fmt(rLayered / rPlain, 2)}×`],
+    ],
+  );
   await hPlain.close();
   await hLayered.close();
 }

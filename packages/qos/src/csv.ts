@@ -128,12 +128,7 @@ export function parseQosCsv(text: string, source = 'qos.csv'): QosRule[] {
         fields.forEach((f, i) => {
           const want = COLUMNS[i];
           if (want === undefined || f.text.toLowerCase() !== want) {
-            throw new QosFileError(
-              source,
-              lineNo,
-              f.column,
-              `unknown header column "${f.text}": the columns are ${COLUMNS.join(',')}`,
-            );
+            throw new QosFileError(source, lineNo, f.column, `unknown header column "${f.text}": the columns are ${COLUMNS.join(',')}`);
           }
         });
         return;
@@ -141,12 +136,7 @@ export function parseQosCsv(text: string, source = 'qos.csv'): QosRule[] {
     }
     if (fields.length < 3) {
       const end = raw.length + 1;
-      throw new QosFileError(
-        source,
-        lineNo,
-        end,
-        `expected at least 3 columns (path,read_bps,write_bps), found ${fields.length}`,
-      );
+      throw new QosFileError(source, lineNo, end, `expected at least 3 columns (path,read_bps,write_bps), found ${fields.length}`);
     }
     if (fields.length > 5) {
       throw new QosFileError(
@@ -203,8 +193,6 @@ export async function loadQosFile(file: string): Promise<QosRule[]> {
 /** Writes rules back as CSV, the format {@link parseQosCsv} reads. */
 export function formatQosCsv(rules: QosRule[]): string {
   const quote = (s: string) => (/[",\s#]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
-  const rows = rules.map((r) =>
-    [quote(r.path), ...FIELDS.map((f) => String(r[f] ?? 0))].join(','),
-  );
+  const rows = rules.map((r) => [quote(r.path), ...FIELDS.map((f) => String(r[f] ?? 0))].join(','));
   return [COLUMNS.join(','), ...rows].join('\n') + '\n';
 }

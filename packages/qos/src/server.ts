@@ -128,11 +128,17 @@ export function formatMetrics(policy: Policy): string {
   metric('shylock_qos_wait_seconds_total', 'counter', 'Time requests waited for the rule.', (s, d) => s[d].waitSeconds);
   metric('shylock_qos_queued', 'gauge', 'Requests waiting for the rule now.', (s, d) => s[d].queued);
   const rules = new Map(policy.rules().map((r) => [r.path, r]));
-  metric('shylock_qos_limit_bytes_per_second', 'gauge', 'Configured byte rate (0 = unlimited).', (s, d) =>
-    (d === 'read' ? rules.get(s.path)?.readBytesPerSec : rules.get(s.path)?.writeBytesPerSec) ?? 0,
+  metric(
+    'shylock_qos_limit_bytes_per_second',
+    'gauge',
+    'Configured byte rate (0 = unlimited).',
+    (s, d) => (d === 'read' ? rules.get(s.path)?.readBytesPerSec : rules.get(s.path)?.writeBytesPerSec) ?? 0,
   );
-  metric('shylock_qos_limit_ops_per_second', 'gauge', 'Configured op rate (0 = unlimited).', (s, d) =>
-    (d === 'read' ? rules.get(s.path)?.readOpsPerSec : rules.get(s.path)?.writeOpsPerSec) ?? 0,
+  metric(
+    'shylock_qos_limit_ops_per_second',
+    'gauge',
+    'Configured op rate (0 = unlimited).',
+    (s, d) => (d === 'read' ? rules.get(s.path)?.readOpsPerSec : rules.get(s.path)?.writeOpsPerSec) ?? 0,
   );
   return lines.join('\n') + '\n';
 }

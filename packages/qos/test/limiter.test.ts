@@ -5,12 +5,7 @@ import { createLimiter } from '../src/index.js';
 const FAKE = { toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] as const };
 
 /** Runs `consumers` loops of acquire(chunk) for `seconds` of fake time; returns bytes granted. */
-async function drive(
-  limiter: ReturnType<typeof createLimiter>,
-  seconds: number,
-  chunk: number,
-  consumers = 1,
-): Promise<number[]> {
+async function drive(limiter: ReturnType<typeof createLimiter>, seconds: number, chunk: number, consumers = 1): Promise<number[]> {
   const granted = Array.from({ length: consumers }, () => 0);
   let running = true;
   const loops = granted.map(async (_, i) => {

@@ -103,7 +103,14 @@ describe('createPolicy', () => {
   });
   it('replace checks every rule before changing anything', async () => {
     const policy = createPolicy([{ path: '/keep', readOpsPerSec: 1 }]);
-    await expectCode(() => policy.replace([{ path: '/new', readOpsPerSec: 2 }, { path: '/bad', readOpsPerSec: -1 }]), 'EINVAL');
+    await expectCode(
+      () =>
+        policy.replace([
+          { path: '/new', readOpsPerSec: 2 },
+          { path: '/bad', readOpsPerSec: -1 },
+        ]),
+      'EINVAL',
+    );
     expect(policy.rules()).toEqual([{ path: '/keep', readOpsPerSec: 1 }]);
     policy.replace([{ path: '/new', readOpsPerSec: 2 }]);
     expect(policy.rules()).toEqual([{ path: '/new', readOpsPerSec: 2 }]);

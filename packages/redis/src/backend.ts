@@ -128,11 +128,7 @@ return -1`,
   const kvKind = async (rest: string): Promise<Kind> => {
     if (rest === '') return { kind: 'directory' };
     const c = client();
-    const [type, size, marker] = await Promise.all([
-      c.type(kvKey(rest)),
-      c.strlen(kvKey(rest)).catch(() => 0),
-      c.exists(kvDir(rest)),
-    ]);
+    const [type, size, marker] = await Promise.all([c.type(kvKey(rest)), c.strlen(kvKey(rest)).catch(() => 0), c.exists(kvDir(rest))]);
     if (type === 'string') return { kind: 'file', size };
     if (marker || (await hasChild(rest))) return { kind: 'directory' };
     return type === 'none' ? { kind: 'none' } : { kind: 'other', type };
@@ -333,7 +329,8 @@ return -1`,
           if (p.rest === '') throw new ShylockError('EISDIR', `unlink ${path}: is a directory`);
           const deleted = await delIfType(kvKey(p.rest), 'string');
           if (deleted === 1) return;
-          if (deleted === 0 && (await kvKind(p.rest)).kind === 'directory') throw new ShylockError('EISDIR', `unlink ${path}: is a directory`);
+          if (deleted === 0 && (await kvKind(p.rest)).kind === 'directory')
+            throw new ShylockError('EISDIR', `unlink ${path}: is a directory`);
           throw new ShylockError('ENOENT', `unlink ${path}: no such key`);
         }
         if (p.name === undefined) throw new ShylockError('EISDIR', `unlink ${path}: is a directory`);
@@ -347,7 +344,8 @@ return -1`,
         const p = place(path);
         if (size < 0) throw new ShylockError('EINVAL', `truncate ${path}: negative size`);
         if (p.area !== 'kv') {
-          if (p.area === 'root' || p.area === 'unknown' || p.name === undefined) throw new ShylockError('EISDIR', `truncate ${path}: is a directory`);
+          if (p.area === 'root' || p.area === 'unknown' || p.name === undefined)
+            throw new ShylockError('EISDIR', `truncate ${path}: is a directory`);
           return; // `echo x > stream` truncates first: a stream has nothing to empty
         }
         const value = p.rest === '' ? null : await client().getBuffer(kvKey(p.rest));
@@ -374,7 +372,8 @@ return -1`,
           throw new ShylockError('EBUSY', `rename ${from} → ${to}: the fixed directories cannot move`);
         }
         if (a.area === 'pubsub') throw new ShylockError('EPERM', `rename ${from}: a channel cannot be renamed`);
-        if ((await client().type(prefix + a.name)) !== AREA_TYPE[a.area]) throw new ShylockError('ENOENT', `rename ${from}: no such ${AREA_TYPE[a.area]}`);
+        if ((await client().type(prefix + a.name)) !== AREA_TYPE[a.area])
+          throw new ShylockError('ENOENT', `rename ${from}: no such ${AREA_TYPE[a.area]}`);
         await client().rename(prefix + a.name, prefix + b.name);
       }),
     async close() {

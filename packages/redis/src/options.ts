@@ -54,7 +54,13 @@ export const REDIS_OPTIONS: readonly OptionDecl[] = [
       return Number(text.trim());
     },
   },
-  { key: 'prefix', flag: 'prefix', type: 'string', value: '<text>', help: 'mount only the keys, channels, streams and queues starting with it' },
+  {
+    key: 'prefix',
+    flag: 'prefix',
+    type: 'string',
+    value: '<text>',
+    help: 'mount only the keys, channels, streams and queues starting with it',
+  },
   {
     key: 'timeoutMs',
     flag: 'timeout',
@@ -120,7 +126,11 @@ export function resolveOptions(options: RedisBackendOptions, env: NodeJS.Process
   const timeoutMs = options.timeoutMs ?? 3000;
   const maxValueBytes = options.maxValueBytes ?? REDIS_MAX_VALUE_BYTES;
   const backlog = options.backlog ?? 10_000;
-  for (const [k, v] of [['timeoutMs', timeoutMs], ['maxValueBytes', maxValueBytes], ['backlog', backlog]] as const) {
+  for (const [k, v] of [
+    ['timeoutMs', timeoutMs],
+    ['maxValueBytes', maxValueBytes],
+    ['backlog', backlog],
+  ] as const) {
     if (!Number.isFinite(v) || v <= 0) throw invalid(`${k} must be a positive number, got ${v}`);
   }
   const prefix = options.prefix ?? '';

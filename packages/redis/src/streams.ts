@@ -159,10 +159,9 @@ export function createChannels(ctx: StreamContext): Channels {
         const c = conn;
         const aborted = new Promise<null>((resolve) => signal.addEventListener('abort', () => resolve(null), { once: true }));
         while (!signal.aborted) {
-          const reply = (await Promise.race([
-            c.xreadBuffer('COUNT', 1000, 'BLOCK', blockMs(ctx), 'STREAMS', key, lastId),
-            aborted,
-          ])) as [Buffer, [Buffer, Buffer[]][]][] | null;
+          const reply = (await Promise.race([c.xreadBuffer('COUNT', 1000, 'BLOCK', blockMs(ctx), 'STREAMS', key, lastId), aborted])) as
+            | [Buffer, [Buffer, Buffer[]][]][]
+            | null;
           const entries = reply?.[0]?.[1];
           if (!entries || entries.length === 0) continue;
           lastId = entries[entries.length - 1]![0].toString();
@@ -195,7 +194,7 @@ export function createChannels(ctx: StreamContext): Channels {
         while (!signal.aborted) {
           let reply: [string, Buffer] | null;
           try {
-            reply = await conn.blpopBuffer(key, blockMs(ctx) / 1000) as unknown as [string, Buffer] | null;
+            reply = (await conn.blpopBuffer(key, blockMs(ctx) / 1000)) as unknown as [string, Buffer] | null;
           } catch (e) {
             if (signal.aborted) return null;
             // A refused connection answers at once: pause so a reader does not spin.

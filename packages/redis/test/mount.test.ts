@@ -45,7 +45,9 @@ describe.skipIf(!redis)(`a Redis mount seen from the shell${skip ? ` (skipped: $
     expect((await sh(`${cli()} GET ${dir}/greeting`)).stdout).toBe('hello\n\n');
     await sh(`${cli()} SET ${dir}/from-cli 'set elsewhere'`);
     expect((await sh(`cat ${mnt}/kv/${dir}/from-cli; echo; ls ${mnt}/kv/${dir}`)).stdout).toBe('set elsewhere\nfrom-cli\ngreeting\n');
-    const r = await sh(`cd ${mnt}/kv && mv ${dir}/greeting ${dir}/renamed && cp -r ${dir} ${dir}-copy && cat ${dir}-copy/renamed && rm -r ${dir}-copy && ls ${dir}`);
+    const r = await sh(
+      `cd ${mnt}/kv && mv ${dir}/greeting ${dir}/renamed && cp -r ${dir} ${dir}-copy && cat ${dir}-copy/renamed && rm -r ${dir}-copy && ls ${dir}`,
+    );
     expect(r.stdout).toBe('hello\nfrom-cli\nrenamed\n');
     expect((await sh(`${cli()} --scan --pattern '${dir}-copy*'`)).stdout).toBe('');
   });
@@ -152,6 +154,8 @@ describe.skipIf(!redis)(`a Redis mount seen from the shell${skip ? ` (skipped: $
     } finally {
       await redis!.restart();
     }
-    await expect.poll(async () => (await sh(`echo after > ${mnt}/kv/${key} && cat ${mnt}/kv/${key}`)).stdout, { timeout: 10_000 }).toBe('after\n');
+    await expect
+      .poll(async () => (await sh(`echo after > ${mnt}/kv/${key} && cat ${mnt}/kv/${key}`)).stdout, { timeout: 10_000 })
+      .toBe('after\n');
   });
 });

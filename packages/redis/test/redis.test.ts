@@ -251,7 +251,16 @@ describe.skipIf(!redis)(`redisBackend against a real Redis${skip ? ` (skipped: $
       await redis!.restart();
     }
     // The restarted server is empty (no persistence in tests): the same backend writes again.
-    await expect.poll(() => writeFile(b, path, 'after').then(() => 'ok', () => 'not yet'), { timeout: 10_000, interval: 200 }).toBe('ok');
+    await expect
+      .poll(
+        () =>
+          writeFile(b, path, 'after').then(
+            () => 'ok',
+            () => 'not yet',
+          ),
+        { timeout: 10_000, interval: 200 },
+      )
+      .toBe('ok');
     expect(await readText(b, path)).toBe('after');
     await reader.close();
     await b.close();

@@ -39,12 +39,21 @@ export function freePort(): Promise<number> {
 export async function ensureDebian(packages: string[]): Promise<void> {
   const missing: string[] = [];
   for (const p of packages) {
-    if (!(await run('dpkg', ['-s', p]).then(() => true, () => false))) missing.push(p);
+    if (
+      !(await run('dpkg', ['-s', p]).then(
+        () => true,
+        () => false,
+      ))
+    )
+      missing.push(p);
   }
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) throw new Error(`missing Debian packages ${missing.join(' ')}: apt-get install -y ${missing.join(' ')}`);
   await run('apt-get', ['update', '-qq'], { timeout: 300_000 });
-  await run('apt-get', ['install', '-y', '-qq', ...missing], { timeout: 600_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  await run('apt-get', ['install', '-y', '-qq', ...missing], {
+    timeout: 600_000,
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
 }
 
 async function waitFor(check: () => Promise<boolean>, what: string, child: ChildProcess, ms = 15_000): Promise<void> {
@@ -129,15 +138,27 @@ export async function startEtcd(): Promise<TestServer> {
     const c = (proc.child = spawn(
       'etcd',
       [
-        '--name', 't', '--data-dir', join(dir, 'data'),
-        '--listen-client-urls', `http://127.0.0.1:${port}`, '--advertise-client-urls', `http://127.0.0.1:${port}`,
-        '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
-        '--initial-cluster', `t=http://127.0.0.1:${peer}`, '--log-level', 'error',
+        '--name',
+        't',
+        '--data-dir',
+        join(dir, 'data'),
+        '--listen-client-urls',
+        `http://127.0.0.1:${port}`,
+        '--advertise-client-urls',
+        `http://127.0.0.1:${port}`,
+        '--listen-peer-urls',
+        `http://127.0.0.1:${peer}`,
+        '--initial-advertise-peer-urls',
+        `http://127.0.0.1:${peer}`,
+        '--initial-cluster',
+        `t=http://127.0.0.1:${peer}`,
+        '--log-level',
+        'error',
       ],
       { stdio: 'ignore' },
     ));
     await waitFor(
-      async () => (await (await fetch(`http://127.0.0.1:${port}/health`)).json() as { health?: string }).health === 'true',
+      async () => ((await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { health?: string }).health === 'true',
       'etcd',
       c,
     );
@@ -203,7 +224,10 @@ export async function startPassthrough(parent = tmpdir()): Promise<Passthrough> 
   const dir = await mkdtemp(join(parent, 'shylock-passthrough-'));
   const bin = join(dir, 'passthrough');
   const mountpoint = join(dir, 'mnt');
-  await run('bash', ['-c', `gcc -Wall -O2 -DHAVE_SETXATTR ${PASSTHROUGH_SRC} -o ${bin} $(pkg-config fuse3 --cflags --libs) && mkdir ${mountpoint}`]);
+  await run('bash', [
+    '-c',
+    `gcc -Wall -O2 -DHAVE_SETXATTR ${PASSTHROUGH_SRC} -o ${bin} $(pkg-config fuse3 --cflags --libs) && mkdir ${mountpoint}`,
+  ]);
   const child = spawn(bin, ['-f', mountpoint], { stdio: 'ignore' });
   const mounted = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === mountpoint);
   let stopped = false;

@@ -40,10 +40,12 @@ export function errorsSuite({ test, backend, root, caps }: SuiteContext): void {
   }
   test('a rejection carries the op, the path, the backend name and retryable', async () => {
     const path = `${root()}/missing`;
-    const error = await backend().stat(path).then(
-      () => undefined,
-      (e: unknown) => e as Record<string, unknown>,
-    );
+    const error = await backend()
+      .stat(path)
+      .then(
+        () => undefined,
+        (e: unknown) => e as Record<string, unknown>,
+      );
     expect(error).toBeDefined();
     expect(error!.name).toBe('ShylockError');
     expect(error!.code).toBe('ENOENT');
