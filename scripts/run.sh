@@ -60,6 +60,8 @@ case "$job" in
   demo) exec node examples/mount-local-qos/dist/demo.js "$@" ;;
   test)
     pnpm exec vitest run "$@"
+    # Lint: Biome (format and rules), then publint and attw on every published package.
+    pnpm exec biome check . --reporter=summary >/dev/null || pnpm exec biome check .
     pnpm --silent --recursive --filter './packages/*' run lint
     ;;
   # One benchmark at a time: each measures ratios side by side and needs the machine to itself.
