@@ -102,28 +102,22 @@ export function defineBackend(impl: Omit<Backend, 'capabilities'> & { readonly c
         return p;
       };
 
+  /** A path method: normalised path, an abort checked first, errors as ShylockErrors. */
+  const call = async <T>(op: string, path: string, options: OpOptions | undefined, run: (p: string) => Promise<T>): Promise<T> => {
+    const p = normalize(path, op);
+    checkSignal(op, p, name, options);
+    try {
+      return await run(p);
+    } catch (e) {
+      return fail(e, op, p);
+    }
+  };
   const backend: Backend = {
     name,
     capabilities: Object.freeze({ ...NO_CAPABILITIES, ...impl.capabilities }),
     ...(impl.nativeRoot === undefined ? {} : { nativeRoot: impl.nativeRoot }),
-    async stat(path, options) {
-      const p = normalize(path, 'stat');
-      checkSignal('stat', p, name, options);
-      try {
-        return await impl.stat(p, options);
-      } catch (e) {
-        return fail(e, 'stat', p);
-      }
-    },
-    async list(path, options) {
-      const p = normalize(path, 'list');
-      checkSignal('list', p, name, options);
-      try {
-        return await impl.list(p, options);
-      } catch (e) {
-        return fail(e, 'list', p);
-      }
-    },
+    stat: (path, options) => call('stat', path, options, (p) => impl.stat(p, options)),
+    list: (path, options) => call('list', path, options, (p) => impl.list(p, options)),
     async open(path, flags, options) {
       const p = normalize(path, 'open');
       const f: OpenFlags = parseOpenFlags(flags);

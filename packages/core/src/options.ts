@@ -71,6 +71,19 @@ export function optionsFrom(
   return out;
 }
 
+/** The `--timeout <ms>` option of a backend that waits on a server (`timeoutMs`, default 3000). */
+export function timeoutOption(what: string): OptionDecl {
+  return {
+    key: 'timeoutMs',
+    flag: 'timeout',
+    type: 'string',
+    value: '<ms>',
+    default: '3000',
+    help: `milliseconds before ${what} answers ETIMEDOUT`,
+    parse: (text, from) => parseCount(text, from),
+  };
+}
+
 /** A declaration's help line: `  --endpoints <urls>   what it is (default $ETC_HOSTS or …)`. */
 export function optionHelp(d: OptionDecl): string {
   const name = d.flag === undefined ? `$${d.env}` : `--${d.flag}${d.value ? ` ${d.value}` : ''}`;

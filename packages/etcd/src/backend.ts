@@ -6,7 +6,7 @@ import {
   FILE_TREE_CAPABILITIES,
   optionsFrom,
   parseBoolean,
-  parseCount,
+  timeoutOption,
   parseList,
   type OptionDecl,
   normalizePath,
@@ -52,15 +52,7 @@ export const ETCD_OPTIONS: readonly OptionDecl[] = [
   { key: 'prefix', flag: 'prefix', type: 'string', value: '<key>', help: 'mount only the keys under this prefix, e.g. /apps' },
   // The shylock command's --read-only covers every backend; ETC_READ_ONLY is etcd's own.
   { key: 'readOnly', env: 'ETC_READ_ONLY', type: 'boolean', help: 'refuse every change with EROFS', parse: parseBoolean },
-  {
-    key: 'timeoutMs',
-    flag: 'timeout',
-    type: 'string',
-    value: '<ms>',
-    default: '3000',
-    help: 'milliseconds before a request answers ETIMEDOUT',
-    parse: (text, from) => parseCount(text, from),
-  },
+  timeoutOption('a request'),
 ];
 
 const NOW = () => Date.now();

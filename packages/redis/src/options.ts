@@ -1,4 +1,4 @@
-import { type OptionDecl, optionsFrom, parseCount, ShylockError } from '@shylock/core';
+import { type OptionDecl, optionsFrom, ShylockError, timeoutOption } from '@shylock/core';
 import type { RedisOptions } from 'ioredis';
 
 /** Options of {@link redisBackend}. */
@@ -61,15 +61,7 @@ export const REDIS_OPTIONS: readonly OptionDecl[] = [
     value: '<text>',
     help: 'mount only the keys, channels, streams and queues starting with it',
   },
-  {
-    key: 'timeoutMs',
-    flag: 'timeout',
-    type: 'string',
-    value: '<ms>',
-    default: '3000',
-    help: 'milliseconds before a command answers ETIMEDOUT',
-    parse: (text, from) => parseCount(text, from),
-  },
+  timeoutOption('a command'),
 ];
 
 /** Redis's own limit on one string value (proto-max-bulk-len). */
