@@ -47,7 +47,9 @@ export class NativeIo {
     const write = kind === 'write';
     const left = this.session.fastCredit(fd, write, 0, 0);
     if (!left) return false;
-    const bytes = n.chunk[kind];
+    // A chunk holds at least the request at hand (1 MiB writes would otherwise go through
+    // JavaScript until the chunk had doubled up to them).
+    const bytes = Math.max(n.chunk[kind], length);
     const needBytes = Math.max(0, bytes - left[0]);
     const needOps = Math.max(0, Math.ceil(bytes / Math.max(1, length)) - left[1]);
     const covers = (b: number, o: number) => b >= length && o >= 1;
