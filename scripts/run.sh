@@ -24,7 +24,8 @@ case "$job" in
   # fuse3 (libfuse 3 and fusermount3) for mounts; gcc, pkg-config and libfuse3-dev to build the
   # binding; python3 for the POSIX probe; etcd and Redis for the backend tests; stress-ng as an
   # outside checker of the local mount; fio for the FUSE benchmark.
-  test) debs=(fuse3 libfuse3-dev pkg-config gcc python3 etcd-server etcd-client redis-server redis-tools stress-ng) ;;
+  # zookeeper, docker.io and busybox-static for @shylock/test-servers' ZooKeeper and Docker.
+  test) debs=(fuse3 libfuse3-dev pkg-config gcc python3 etcd-server etcd-client redis-server redis-tools stress-ng zookeeper docker.io busybox-static) ;;
   demo) debs=(fuse3 libfuse3-dev pkg-config gcc) ;;
   bench) debs=(fuse3 libfuse3-dev pkg-config gcc python3 fio etcd-server etcd-client redis-server redis-tools) ;;
 esac

@@ -56,12 +56,21 @@ export function serverHandle(
   endpoint: () => string,
   start: () => Promise<void>,
   dir: string,
+  /** A server that must clean up after itself (dockerd's mounts) gets SIGTERM and this long first. */
+  graceful?: { graceMs: number },
 ): TestServer {
   const kill = async () => {
     const c = proc.child;
     proc.child = undefined;
     if (!c || c.exitCode !== null) return;
     const exited = new Promise((r) => c.once('exit', r));
+    if (graceful) {
+      c.kill('SIGTERM');
+      const timer = setTimeout(() => c.kill('SIGKILL'), graceful.graceMs);
+      await exited;
+      clearTimeout(timer);
+      return;
+    }
     c.kill('SIGKILL');
     await exited;
   };

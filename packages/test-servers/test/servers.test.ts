@@ -5,7 +5,7 @@ import { Storage } from '@google-cloud/storage';
 import { Kafka, logLevel } from 'kafkajs';
 import zookeeper from 'node-zookeeper-client';
 import { describe, expect, it } from 'vitest';
-import { startGcs, startKafka, startS3, startSqs, startZooKeeper, type TestServer } from '../src/index.js';
+import { startDocker, startGcs, startKafka, startS3, startSqs, startZooKeeper, type TestServer } from '../src/index.js';
 
 // One smoke test per starter, through the client library the backend will use; two servers of a
 // kind side by side; nothing left behind after stop. In CI a server that can't start fails here.
@@ -136,4 +136,30 @@ describe('startZooKeeper', () => {
       await stoppedClean(zk);
     }
   }, 120_000);
+});
+
+describe('startDocker', () => {
+  it('runs a container from the local busybox image with a volume', async () => {
+    const d = await startDocker();
+    try {
+      await d.docker(['volume', 'create', 'smoke']);
+      const out = await d.docker([
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '-v',
+        'smoke:/data',
+        d.image,
+        'sh',
+        '-c',
+        'echo hello docker > /data/f && cat /data/f',
+      ]);
+      expect(out.trim()).toBe('hello docker');
+    } finally {
+      const dir = d.dir;
+      await d.stop();
+      expect(existsSync(dir)).toBe(false);
+    }
+  }, 300_000);
 });
