@@ -163,3 +163,18 @@ describe('startDocker', () => {
     }
   }, 300_000);
 });
+
+describe('servers side by side', () => {
+  it('two servers of each kind started at once get their own port and directory', async () => {
+    for (const start of [startS3, startGcs, startZooKeeper, startSqs]) {
+      const pair = await Promise.all([start(), start()]);
+      try {
+        expect(pair[0].port).not.toBe(pair[1].port);
+        expect(pair[0].dir).not.toBe(pair[1].dir);
+        expect(pair[0].endpoint).not.toBe(pair[1].endpoint);
+      } finally {
+        for (const s of pair) await stoppedClean(s);
+      }
+    }
+  }, 300_000);
+});
