@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isShylockError, type Backend, type OptionDecl, optionHelp, optionsFrom, parseBoolean } from '@shylock/core';
@@ -25,13 +25,43 @@ interface BackendSpec {
    * Makes the backend from the positionals before the mountpoint and its options, as the flags
    * and then the environment give them (parsed by their declarations).
    */
-  make(sources: string[], options: Record<string, unknown>, env: NodeJS.ProcessEnv): Backend;
+  make(sources: string[], options: Record<string, unknown>, env: NodeJS.ProcessEnv, mountpoint: string): Backend;
   /** How many positionals before the mountpoint: [min, max]. */
   arity: [number, number];
   /** Mount options this backend wants (remote stores: a kernel attribute cache). */
   mount?: { attrTimeout?: number };
   /** One request that must succeed before mounting: an unreachable server fails the start. */
   probe?(backend: Backend): Promise<unknown>;
+}
+
+/**
+ * The directory `local` serves must exist, be a directory, and lie apart from the mountpoint: the
+ * same directory, one inside the other, and the mount would serve itself (every access waits for
+ * itself).
+ */
+function checkSource(dir: string, mountpoint: string): void {
+  let info: ReturnType<typeof statSync>;
+  try {
+    info = statSync(dir);
+  } catch {
+    throw new UsageError(`the directory to serve, ${dir}, does not exist`);
+  }
+  if (!info.isDirectory()) throw new UsageError(`the directory to serve, ${dir}, is not a directory`);
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  const source = real(dir);
+  const target = real(mountpoint);
+  const under = (a: string, b: string) => a === b || a.startsWith(b.endsWith('/') ? b : `${b}/`);
+  if (source === target) throw new UsageError(`${dir} can't be both the directory to serve and the mountpoint: mount it somewhere else`);
+  if (under(target, source))
+    throw new UsageError(`the mountpoint ${mountpoint} is inside the directory to serve (${dir}): mount it outside`);
+  if (under(source, target))
+    throw new UsageError(`the directory to serve (${dir}) is inside the mountpoint ${mountpoint}: the mount would hide it`);
 }
 
 /** The command's own flags; a backend's flags come from its option declarations. */
@@ -73,9 +103,10 @@ export const BACKENDS: Record<string, BackendSpec> = {
     arity: [0, 1],
     help: `  <dir>                the directory to serve (default: $PATHQOS_DIR)`,
     options: LOCAL_OPTIONS,
-    make: (sources, options, env) => {
+    make: (sources, options, env, mountpoint) => {
       const dir = sources[0] ?? env.PATHQOS_DIR;
       if (!dir) throw new UsageError('local needs the directory to serve: shylock local <dir> <mountpoint> (or set PATHQOS_DIR)');
+      checkSource(resolve(dir), mountpoint);
       return localBackend({ root: resolve(dir), mknod: hostMknod, ...(options.noXattrs ? {} : { xattrs: hostXattr }) });
     },
   },
@@ -198,9 +229,17 @@ export interface Io {
   out(text: string): void;
 }
 
+/** A closed stderr or stdout (its reader gone) must not stop a signal from unmounting. */
+const quietly = (write: () => void) => {
+  try {
+    write();
+  } catch {
+    // nobody reads
+  }
+};
 const defaultIo: Io = {
-  log: (line) => process.stderr.write(`shylock: ${line}\n`),
-  out: (text) => process.stdout.write(text),
+  log: (line) => quietly(() => process.stderr.write(`shylock: ${line}\n`)),
+  out: (text) => quietly(() => process.stdout.write(text)),
 };
 
 /**
@@ -217,8 +256,25 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
   } catch (e) {
     const message = (e as Error).message;
     const unknown = /^Unknown option '([^']+)'/.exec(message);
-    io.log(`${unknown ? `unknown option ${unknown[1]}` : message.split('\n')[0]!.replace(/\.$/, '')} (see shylock --help)`);
+    const ambiguous = /^Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
+    const missing = /^Option '(--[\w-]+)[^']*' argument missing/.exec(message);
+    io.log(
+      `${
+        unknown
+          ? `unknown option ${unknown[1]}`
+          : ambiguous
+            ? `${ambiguous[1]} got a value starting with "-": write it ${ambiguous[1]}=<value>`
+            : missing
+              ? `${missing[1]} needs a value`
+              : message.split('\n')[0]!.replace(/\.$/, '')
+      } (see shylock --help)`,
+    );
     return 2;
+  }
+  // `shylock help` and `shylock help <backend>` are --help.
+  if (positionals[0] === 'help') {
+    positionals.shift();
+    flags.help = true;
   }
   const [name, ...rest] = positionals;
   if (flags.version) {
@@ -283,7 +339,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       }
     }
     try {
-      backend = spec.make(rest.slice(0, -1), optionsFrom(spec.options, {}, flags, env), env);
+      backend = spec.make(rest.slice(0, -1), optionsFrom(spec.options, {}, flags, env), env, mountpoint);
     } catch (e) {
       // A bad option (EINVAL from the backend's factory) is a usage error.
       if (isShylockError(e) && e.code === 'EINVAL') throw new UsageError(e.message);

@@ -127,6 +127,48 @@ describe('shylock', () => {
       taken.close();
     }
   });
+  it('local refuses a source that is missing, a file, the mountpoint, inside it or around it (exit 2, one line)', async () => {
+    const outer = await tempDir('outer');
+    const { mkdir: mkdirP } = await import('node:fs/promises');
+    await mkdirP(join(outer, 'inner'));
+    await writeFile(join(outer, 'file'), 'x');
+    const cases: [string[], RegExp][] = [
+      [[join(outer, 'missing'), join(outer, 'inner')], /does not exist/],
+      [[join(outer, 'file'), join(outer, 'inner')], /is not a directory/],
+      [[outer, outer], /can't be both the directory to serve and the mountpoint/],
+      [[outer, join(outer, 'inner')], /mountpoint .* is inside the directory to serve/],
+      [[join(outer, 'inner'), outer], /directory to serve .* is inside the mountpoint/],
+    ];
+    for (const [args, message] of cases) {
+      const { code, output } = await runCli(['local', ...args]);
+      expect(code, output).toBe(2);
+      expect(output.trim().split('\n')).toHaveLength(1);
+      expect(output).toMatch(message);
+      expect(await isMounted(args[1]!)).toBe(false);
+    }
+  });
+  it('shylock help is --help; a flag value starting with "-" says how to write it', async () => {
+    const help = await runCli(['help']);
+    expect(help.code).toBe(0);
+    expect(help.output).toMatch(/Usage: shylock <backend>/);
+    expect((await runCli(['help', 'redis'])).output).toMatch(/shylock redis — /);
+    const mnt = await tempDir('mnt');
+    const dash = await runCli(['memory', mnt, '--api-port', '-1']);
+    expect(dash.code).toBe(2);
+    expect(dash.output).toMatch(/--api-port got a value starting with "-": write it --api-port=<value>/);
+  });
+  it('with its stderr reader gone, SIGINT still unmounts and exits 0', async () => {
+    const mnt = await tempDir('mnt');
+    const child = spawn(process.execPath, [BIN, 'memory', mnt], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) => child.stderr!.once('data', () => resolve()));
+    // The reader goes away: every later write to stderr fails with EPIPE.
+    child.stderr!.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(await isMounted(mnt)).toBe(false);
+  });
   it('a mount left by a killed process is recovered by the next start', async () => {
     const mnt = await tempDir('stale');
     const first = await start(['memory', mnt]);
