@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localBackend } from '@shylock/local';
-import { hostXattr, mount, type Mount } from '../src/index.js';
+import { hostMknod, hostXattr, mount, type Mount } from '../src/index.js';
 import { sh, tempDir } from './helpers.js';
 
 const SOURCE = fileURLToPath(new URL('./posix-probe.py', import.meta.url));
@@ -57,7 +57,7 @@ describe('POSIX behaviour of a local mount next to the plain directory', () => {
     PROBE = join(plain, '..', `${plain.split('/').pop()}-probe.py`);
     await copyFile(SOURCE, PROBE);
     await chmod(PROBE, 0o644);
-    m = await mount(localBackend({ root: backing, xattrs: hostXattr }), mnt, { allowOther: true });
+    m = await mount(localBackend({ root: backing, xattrs: hostXattr, mknod: hostMknod }), mnt, { allowOther: true });
   });
   afterAll(async () => {
     await m?.unmount();

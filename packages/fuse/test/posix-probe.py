@@ -179,6 +179,34 @@ case('rename a directory onto its parent', lambda: (os.mkdir('ts/in'), os.rename
 case('unlink then read an open file', lambda: (write('gone', b'still here'), (lambda fd: (os.unlink('gone'), os.read(fd, 100))[1])(os.open('gone', os.O_RDONLY)))[1])
 case('rename over a file that is open keeps its data', lambda: (write('old', b'old data'), write('new', b'new'), (lambda fd: (os.rename('new', 'old'), os.read(fd, 100), read('old'))[1:])(os.open('old', os.O_RDONLY)))[2])
 case('a hole reads as zeros and takes no blocks', lambda: (write('hole', b''), os.truncate('hole', 1 << 20), read('hole')[:4], os.stat('hole').st_blocks)[2:])
+# the caller's mode is used as it is: the mounting process's umask does not apply again
+def with_umask(m, fn):
+    old = os.umask(m)
+    try:
+        return fn()
+    finally:
+        os.umask(old)
+case('create 0777 under umask 0', lambda: with_umask(0, lambda: (write('um-f', b'', m=0o777), mode('um-f'))[1]))
+case('create 04777 under umask 0', lambda: with_umask(0, lambda: (write('um-s', b'', m=0o4777), mode('um-s'))[1]))
+case('mkdir 0777 under umask 0', lambda: with_umask(0, lambda: (os.mkdir('um-d', 0o777), mode('um-d'))[1]))
+case('mkfifo 0666 under umask 0', lambda: with_umask(0, lambda: (os.mkfifo('um-p', 0o666), mode('um-p'))[1]))
+case('create 0666 under umask 027', lambda: with_umask(0o027, lambda: (write('um-g', b'', m=0o666), mode('um-g'))[1]))
+# Unix domain sockets
+import socket
+socks = []
+def bind(p):
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(p)
+    socks.append(s)
+case('bind a Unix socket', lambda: (bind('sock'), stat.S_ISSOCK(os.lstat('sock').st_mode))[1])
+case('connect to it', lambda: (socks[0].listen(1), socket.socket(socket.AF_UNIX).connect('sock'))[1])
+case('open a socket', lambda: os.open('sock', os.O_RDONLY))
+case('mkdir over a socket', lambda: os.mkdir('sock'))
+case('bind over an existing socket', lambda: bind('sock'))
+case('a path through a socket', lambda: os.stat('sock/x'))
+case('chmod a socket', lambda: (os.chmod('sock', 0o600), mode('sock'))[1])
+case('rename a socket', lambda: (os.rename('sock', 'sock2'), stat.S_ISSOCK(os.lstat('sock2').st_mode))[1])
+case('unlink a socket', lambda: (os.unlink('sock2'), os.path.lexists('sock2'))[1])
 # extended attributes
 def xa_err(fn):
     try:

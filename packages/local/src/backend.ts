@@ -98,6 +98,16 @@ function toStat(s: Stats): Stat {
   };
 }
 
+/** This process's umask, read once (process.umask() to read it is deprecated: it sets it). */
+const UMASK = (() => {
+  try {
+    const m = /^Umask:\s*([0-7]+)/m.exec(fss.readFileSync('/proc/self/status', 'utf8'));
+    return m ? parseInt(m[1]!, 8) : 0o022;
+  } catch {
+    return 0o022;
+  }
+})();
+
 function numericFlags(f: OpenFlags): number {
   let n = f.read && f.write ? O.RDWR : f.write ? O.WRONLY : O.RDONLY;
   if (f.create) n |= O.CREAT;
@@ -279,9 +289,27 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
       return (await meta.readdirBytes(dir)).map((e): DirEntry => ({ name: nameFromBytes(e.name), type: kind(e) }));
     },
     async open(path, flags, o) {
-      return wrap(await meta.open(await host(path), numericFlags(flags), o?.mode ?? 0o644), flags);
+      const full = await host(path);
+      const mode = o?.mode ?? 0o644;
+      if (!flags.create || (mode & UMASK) === 0) return wrap(await meta.open(full, numericFlags(flags), mode), flags);
+      // This process's umask would take bits the caller asked for (the caller's own umask was
+      // applied already): create exclusively, then give the file exactly its mode.
+      let fd: number;
+      try {
+        fd = await meta.open(full, numericFlags({ ...flags, exclusive: true }), mode);
+      } catch (e) {
+        if (flags.exclusive || (e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        return wrap(await meta.open(full, numericFlags({ ...flags, create: false }), mode), flags);
+      }
+      await new Promise<void>((done, fail) => fss.fchmod(fd, mode & 0o7777, (e) => (e ? fail(e) : done())));
+      return wrap(fd, flags);
     },
-    mkdir: async (path, mode = 0o755) => meta.mkdir(await host(path), mode),
+    async mkdir(path, mode = 0o755) {
+      const full = await host(path);
+      await meta.mkdir(full, mode);
+      // As for files: the directory gets exactly the mode asked for, not this process's umask of it.
+      if (mode & UMASK) await meta.chmod(full, mode & 0o7777);
+    },
     unlink: async (path) => {
       const name = await hostName(path);
       if (verified.has(name)) forget(); // it was a symlink used as a directory
