@@ -28,6 +28,11 @@ export interface Stat {
   nlink?: number;
   /** Device number of a `chardev` or `blockdev`. */
   rdev?: number;
+  /**
+   * The file's inode number, where the store has one (a local file's): hard links share it. The
+   * FUSE adapter shows it for backends with `nativeRoot` (else the kernel numbers nodes itself).
+   */
+  ino?: number;
 }
 
 /** One entry of a directory listing. `stat`, when present, saves a `stat` call per entry. */

@@ -43,7 +43,7 @@ enum {
 };
 
 // Layout of the shared Float64Array `io`.
-enum { IO_CALLER = 0, IO_STAT = 4, IO_STATFS = 16, IO_SIZE = 32, STAT_FIELDS = 11 };
+enum { IO_CALLER = 0, IO_STAT = 4, IO_STATFS = 16, IO_SIZE = 32, STAT_FIELDS = 12 };
 
 /** A read or write answered with this: the credit was topped up, the FUSE thread serves it. */
 #define SERVE_NATIVE (-1000000)
@@ -96,6 +96,7 @@ typedef struct {
   atomic_int ended;
   atomic_int closing;
   unsigned max_threads, max_write, max_readahead, max_read;
+  int use_ino;
   pthread_mutex_t lock;
   request_t *slots[SLOTS];
   uint32_t next_id;
@@ -136,6 +137,7 @@ static void fill_stat(struct stat *st, const double *v) {
   st->st_atim = ms_ts(v[8]);
   st->st_mtim = ms_ts(v[9]);
   st->st_ctim = ms_ts(v[10]);
+  st->st_ino = (ino_t)v[11];  // shown with use_ino (backends with inode numbers)
 }
 
 static ssize_t pread_full(int fd, char *buf, size_t size, off_t off) {
@@ -723,7 +725,9 @@ static int op_utimens(const char *path, const struct timespec tv[2], struct fuse
 
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
   mount_t *m = current_mount();
-  (void)cfg;
+  // Inode numbers from getattr (a directory passed through: hard links share one), else libfuse's own.
+  cfg->use_ino = m->use_ino;
+  cfg->readdir_ino = 0;
   if (m->max_write) conn->max_write = m->max_write;
   if (m->max_readahead) conn->max_readahead = m->max_readahead;
   conn->max_read = m->max_read;  // must equal the max_read mount option (0: none given)
@@ -849,10 +853,10 @@ static napi_value throw_errno(napi_env env, const char *what, int e) {
   return NULL;
 }
 
-// mount(mountpoint, options: string[], dispatch, io: Float64Array, maxThreads, maxWrite, maxReadahead, maxRead)
+// mount(mountpoint, options: string[], dispatch, io: Float64Array, maxThreads, maxWrite, maxReadahead, maxRead, useIno)
 static napi_value js_mount(napi_env env, napi_callback_info info) {
-  napi_value argv[8];
-  get_args(env, info, 8, argv);
+  napi_value argv[9];
+  get_args(env, info, 9, argv);
   char *mnt = string_bytes(env, argv[0], NULL);
   if (!mnt) {
     napi_throw_type_error(env, NULL, "shylock-fuse: the mountpoint must be a string");
@@ -880,6 +884,9 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   m->max_write = (unsigned)arg_num(env, argv[5], 0);
   m->max_readahead = (unsigned)arg_num(env, argv[6], 0);
   m->max_read = (unsigned)arg_num(env, argv[7], 0);
+  bool use_ino = false;
+  napi_get_value_bool(env, argv[8], &use_ino);
+  m->use_ino = use_ino;
   pthread_mutex_init(&m->lock, NULL);
   napi_create_reference(env, argv[3], 1, &m->io_ref);
 
@@ -1001,17 +1008,38 @@ static napi_value js_reply(napi_env env, napi_callback_info info) {
             type != napi_float64_array || statCount < (size_t)n * STAT_FIELDS) {
           stats = NULL;
         }
+        // Inode numbers shown (a directory passed through) and none given: each entry's comes
+        // from the directory below the root, so readdir's d_ino matches stat's st_ino.
+        int dir = -1, owned = 0;
+        if (!stats && m->use_ino && native_root(m)) {
+          size_t len = strlen(r->path);
+          char *probe = malloc(len + 3);
+          if (probe) {
+            memcpy(probe, r->path, len);
+            memcpy(probe + len, "/x", 3);
+            const char *base;
+            dir = below_parent(m->root_fd, probe, &base, &owned);
+            free(probe);
+          }
+        }
         for (uint32_t i = 0; i < n && result == 0; i++) {
           napi_value item;
           napi_get_element(env, argv[3], i, &item);
           char *entry = string_bytes(env, item, NULL);
           if (!entry) continue;
           struct stat st;
-          if (stats) fill_stat(&st, stats + (size_t)i * STAT_FIELDS);
+          int have = 0;
+          if (stats) {
+            fill_stat(&st, stats + (size_t)i * STAT_FIELDS);
+            have = 1;
+          } else if (dir >= 0) {
+            have = fstatat(dir, entry, &st, AT_SYMLINK_NOFOLLOW) == 0;
+          }
           // Plain entries: libfuse 3.14 drops "." and ".." given with FUSE_FILL_DIR_PLUS.
-          if (r->filler(r->dirbuf, entry, stats ? &st : NULL, 0, 0)) result = -ENOMEM;
+          if (r->filler(r->dirbuf, entry, have ? &st : NULL, 0, 0)) result = -ENOMEM;
           free(entry);
         }
+        if (dir >= 0 && owned) close(dir);
       }
       break;
     case OP_READLINK:

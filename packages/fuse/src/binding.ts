@@ -19,6 +19,7 @@ export interface NativeModule {
     maxWrite: number,
     maxReadahead: number,
     maxRead: number,
+    useIno: boolean,
   ): object;
   reply(mount: object, id: number, result: number, a?: unknown, b?: unknown): void;
   stop(mount: object): void;
@@ -87,7 +88,7 @@ export const NATIVE_FLUSH_NOOP = 4;
 const IO_CALLER = 0;
 const IO_STAT = 4;
 const IO_STATFS = 16;
-const STAT_FIELDS = 11;
+const STAT_FIELDS = 12;
 
 /** The attributes a getattr answers (times in milliseconds, fractions kept). */
 export interface FuseStat {
@@ -102,6 +103,8 @@ export interface FuseStat {
   atime: number;
   mtime: number;
   ctime: number;
+  /** The inode number (used with `use_ino`; 0 lets libfuse number the node). */
+  ino: number;
 }
 
 export interface FuseStatfs {
@@ -235,6 +238,7 @@ function writeStat(io: Float64Array, at: number, s: FuseStat): void {
   io[at + 8] = s.atime;
   io[at + 9] = s.mtime;
   io[at + 10] = s.ctime;
+  io[at + 11] = s.ino;
 }
 
 /** Options of a {@link FuseSession}. */
@@ -246,6 +250,8 @@ export interface SessionOptions {
   maxReadahead?: number;
   /** Largest read request; also given as the `max_read` option. */
   maxRead?: number;
+  /** getattr's inode numbers are shown (libfuse's use_ino), else libfuse numbers the nodes. */
+  useIno?: boolean;
   /** Called on the main thread once the kernel has ended the mount (unmounted, also from outside). */
   onEnded?: () => void;
 }
@@ -321,6 +327,7 @@ export class FuseSession implements NativeSession {
       o.maxWrite ?? 0,
       o.maxReadahead ?? 0,
       o.maxRead ?? 0,
+      o.useIno ?? false,
     );
   }
 

@@ -56,6 +56,7 @@ export function toFuseStat(s: Stat, uid: number, gid: number): FuseStat {
     atime: s.atimeMs ?? s.mtimeMs,
     mtime: s.mtimeMs,
     ctime: s.ctimeMs ?? s.mtimeMs,
+    ino: s.ino ?? 0,
   };
 }
 

@@ -90,6 +90,8 @@ export interface KernelSettings {
   maxWrite: number;
   maxReadahead: number;
   maxRead: number;
+  /** A directory passed through shows its files' own inode numbers (hard links share one). */
+  useIno: boolean;
 }
 
 /** The libfuse options and init settings of a mount of `backend` with `options`. */
@@ -122,5 +124,6 @@ export function kernelSettings(backend: Backend, options: MountOptions): KernelS
     maxWrite,
     maxReadahead,
     maxRead: options.maxRead ?? MAX_REQUEST,
+    useIno: backend.nativeRoot !== undefined,
   };
 }

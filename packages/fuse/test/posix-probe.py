@@ -179,6 +179,10 @@ case('rename a directory onto its parent', lambda: (os.mkdir('ts/in'), os.rename
 case('unlink then read an open file', lambda: (write('gone', b'still here'), (lambda fd: (os.unlink('gone'), os.read(fd, 100))[1])(os.open('gone', os.O_RDONLY)))[1])
 case('rename over a file that is open keeps its data', lambda: (write('old', b'old data'), write('new', b'new'), (lambda fd: (os.rename('new', 'old'), os.read(fd, 100), read('old'))[1:])(os.open('old', os.O_RDONLY)))[2])
 case('a hole reads as zeros and takes no blocks', lambda: (write('hole', b''), os.truncate('hole', 1 << 20), read('hole')[:4], os.stat('hole').st_blocks)[2:])
+# inode numbers: the backing file's own, shared by hard links, stable across renames
+case('hard links share an inode number', lambda: (write('ino-a', b'x'), os.link('ino-a', 'ino-b'), os.stat('ino-a').st_ino == os.stat('ino-b').st_ino)[2])
+case('a rename keeps the inode number', lambda: (lambda before: (os.rename('ino-b', 'ino-c'), os.stat('ino-c').st_ino == before)[1])(os.stat('ino-b').st_ino))
+case('readdir inode numbers match stat', lambda: all(e.inode() == os.lstat(e.name).st_ino for e in os.scandir('.') if e.name.startswith('ino-')))
 # the caller's mode is used as it is: the mounting process's umask does not apply again
 def with_umask(m, fn):
     old = os.umask(m)

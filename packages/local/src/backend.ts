@@ -94,6 +94,7 @@ function toStat(s: Stats): Stat {
     uid: s.uid,
     gid: s.gid,
     nlink: s.nlink,
+    ino: s.ino,
     ...(s.rdev ? { rdev: s.rdev } : {}),
   };
 }
