@@ -83,6 +83,14 @@ function parseAmount(field: Field, name: string, lineNo: number, source: string)
   if (field.text === '') return 0;
   const m = /^(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)$/.exec(field.text);
   const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  if (m && unit === undefined) {
+    throw new QosFileError(
+      source,
+      lineNo,
+      field.column,
+      `${name} "${field.text}": unknown unit "${m[2]}" (use K, M, G or KiB, MiB, GiB for 1024s; kB, MB, GB for 1000s)`,
+    );
+  }
   if (!m || unit === undefined) {
     throw new QosFileError(
       source,

@@ -48,6 +48,8 @@ describe('parseQosCsv', () => {
     expect([errorOf('/a,-1,0').line, errorOf('/a,-1,0').column]).toEqual([1, 4]);
     expect(errorOf('/a,1,abc').column).toBe(6);
     expect(errorOf('/a,NaN,1').message).toMatch(/read_bps "NaN" is not a non-negative number/);
+    expect(errorOf('/a,10XB,1').message).toMatch(/read_bps "10XB": unknown unit "XB" \(use K, M, G/);
+    expect(errorOf('/a,1,1T').message).toMatch(/write_bps "1T": unknown unit "T"/);
     expect(errorOf('/a,1,1,1,1e3').message).toMatch(/write_ops/);
   });
   it('a duplicate path is rejected naming both lines', () => {
