@@ -80,8 +80,12 @@ describe.skipIf(!redis)(`shylock redis${redisSkip ? ` (skipped: ${redisSkip})` :
     const r = start(['redis', mnt, '--host', '127.0.0.1:9']);
     expect(await r.exited).toBe(1);
     expect(r.stderr().trim().split('\n')).toHaveLength(1);
-    expect(r.stderr()).toMatch(/Redis at 127\.0\.0\.1:9 is unreachable/);
+    expect(r.stderr()).toMatch(/Redis at 127\.0\.0\.1:9 is unreachable: the connection was refused .*--host/);
+    expect(r.stderr()).not.toMatch(/maxRetriesPerRequest/);
     expect(await isMounted(mnt)).toBe(false);
+    const unknown = start(['redis', mnt, '--host', 'no-such-host.invalid:6379']);
+    expect(await unknown.exited).toBe(1);
+    expect(unknown.stderr()).toMatch(/is unreachable: no such host/);
   });
   it('bad redis options exit 2 with one line', async () => {
     const mnt = await tempDir();
@@ -124,7 +128,8 @@ describe.skipIf(!etcd)(`shylock etcd${etcdSkip ? ` (skipped: ${etcdSkip})` : ''}
     const mnt = await tempDir();
     const down = start(['etcd', mnt, '--endpoints', 'http://127.0.0.1:9']);
     expect(await down.exited).toBe(1);
-    expect(down.stderr()).toMatch(/etcd at http:\/\/127\.0\.0\.1:9 (is unreachable|did not answer)/);
+    expect(down.stderr()).toMatch(/etcd at http:\/\/127\.0\.0\.1:9 (is unreachable: the connection was refused|did not answer)/);
+    expect(down.stderr()).not.toMatch(/Resolution note/);
     expect(down.stderr().trim().split('\n')).toHaveLength(1);
     const bad = start(['etcd', mnt, '--endpoints', 'nope/x']);
     expect(await bad.exited).toBe(2);

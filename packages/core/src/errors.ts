@@ -111,6 +111,21 @@ export function isShylockError(value: unknown): value is ShylockError {
   );
 }
 
+/**
+ * Why a connection to a server failed, in words a user can act on, from a client library's
+ * message (ioredis, gRPC, the AWS and Google SDKs all embed the system's code): refused, no such
+ * host, unreachable, reset, or `undefined` when the message says none of these.
+ */
+export function connectionFailure(message: string): string | undefined {
+  if (/ECONNREFUSED|Connection refused/i.test(message)) return 'the connection was refused (is the server running on that port?)';
+  if (/ENOTFOUND|EAI_AGAIN|EAI_NONAME|Name resolution failed|getaddrinfo/i.test(message)) return 'no such host';
+  if (/EHOSTUNREACH|ENETUNREACH|No route to host/i.test(message)) return 'the host cannot be reached';
+  if (/ECONNRESET|socket hang up|RST_STREAM|Protocol error|unexpected|parse error/i.test(message)) {
+    return 'the connection was dropped: is that port the right kind of server?';
+  }
+  return undefined;
+}
+
 /** True when `code` is one of the codes in {@link ERRNO}. */
 export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && Object.hasOwn(ERRNO, code);

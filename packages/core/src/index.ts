@@ -1,4 +1,4 @@
-export { ERRNO, ShylockError, isShylockError, isErrorCode, toShylockError, abortError } from './errors.js';
+export { ERRNO, ShylockError, isShylockError, isErrorCode, toShylockError, abortError, connectionFailure } from './errors.js';
 export type { ErrorCode, ShylockErrorOptions } from './errors.js';
 export {
   normalizePath,

@@ -1,4 +1,4 @@
-import { isShylockError, ShylockError } from '@shylock/core';
+import { connectionFailure, isShylockError, ShylockError } from '@shylock/core';
 
 /**
  * The one place etcd3/gRPC errors become ShylockErrors: deadlines → ETIMEDOUT, an unreachable
@@ -16,7 +16,11 @@ export function etcdError(error: unknown, op: string, path: string, endpoints: s
     return new ShylockError('EFBIG', `${op} ${path}: etcd rejected the value as too large (${message}); raise --max-request-bytes`, ctx);
   }
   if (/Unavailable|ConnectFailed|ECONNREFUSED|No connection established|connect/i.test(name + ' ' + message)) {
-    return new ShylockError('EIO', `${op} ${path}: etcd at ${endpoints} is unreachable (${message})`, { ...ctx, retryable: true });
+    const why = connectionFailure(message) ?? message.replace(/\s*Resolution note:\s*\)?\s*$/, '');
+    return new ShylockError('EIO', `${op} ${path}: etcd at ${endpoints} is unreachable: ${why} (--endpoints / ETC_HOSTS)`, {
+      ...ctx,
+      retryable: true,
+    });
   }
   return new ShylockError('EIO', `${op} ${path}: etcd failed: ${message}`, ctx);
 }

@@ -77,10 +77,13 @@ export function redisBackend(options: RedisBackendOptions = {}): Backend {
   const { prefix, where, maxValueBytes } = o;
 
   let main: Redis | undefined;
+  let lastConnectionError: Error | undefined;
   const client = () => {
     if (!main) {
       main = new Redis(o.connection);
-      main.on('error', () => undefined); // each command reports its own failure
+      // Each command reports its own failure; the connection's last error says why.
+      main.on('error', (e: Error) => (lastConnectionError = e));
+      main.on('ready', () => (lastConnectionError = undefined));
       main.defineCommand('delIfType', {
         numberOfKeys: 1,
         lua: `local t = redis.call('TYPE', KEYS[1]).ok
@@ -98,7 +101,7 @@ return -1`,
     try {
       return await work();
     } catch (e) {
-      throw redisError(e, op, path, where);
+      throw redisError(e, op, path, where, lastConnectionError);
     }
   };
   /** Every key matching `pattern` (and of `type`), SCAN by SCAN. */

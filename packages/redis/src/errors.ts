@@ -1,11 +1,11 @@
-import { isShylockError, ShylockError } from '@shylock/core';
+import { connectionFailure, isShylockError, ShylockError } from '@shylock/core';
 
 /**
  * The one place ioredis/Redis errors become ShylockErrors: timeouts → ETIMEDOUT, a lost or
  * refused connection → EIO (retryable), bad credentials → EACCES, out of memory → ENOSPC, a value
  * over the server's limit → EFBIG, anything else → EIO with the cause kept.
  */
-export function redisError(error: unknown, op: string, path: string, where: string): ShylockError {
+export function redisError(error: unknown, op: string, path: string, where: string, connection?: Error): ShylockError {
   if (isShylockError(error)) return error;
   const name = (error as { name?: string })?.name ?? '';
   const message = (error as Error)?.message ?? String(error);
@@ -29,7 +29,14 @@ export function redisError(error: unknown, op: string, path: string, where: stri
     name === 'MaxRetriesPerRequestError' ||
     /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|Connection is closed|Stream isn't writeable|connect/i.test(message)
   ) {
-    return new ShylockError('EIO', `${op} ${path}: Redis at ${where} is unreachable (${message})`, { ...ctx, retryable: true });
+    // ioredis reports "max retries" for a command; why the connection failed is its last error.
+    const why =
+      connectionFailure(`${connection?.message ?? ''} ${message}`) ??
+      (name === 'MaxRetriesPerRequestError' ? 'it connected but got no Redis answer (is that port a Redis server?)' : message);
+    return new ShylockError('EIO', `${op} ${path}: Redis at ${where} is unreachable: ${why} (--host / REDIS_HOST)`, {
+      ...ctx,
+      retryable: true,
+    });
   }
   return new ShylockError('EIO', `${op} ${path}: Redis failed: ${message}`, ctx);
 }
