@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mount, type Mount } from '@shylock/fuse';
 import { createPolicy } from '@shylock/qos';
-import { startEtcd, startOrSkip } from '@shylock/test-servers';
+import { type KilledDuringWrite, killDuringWrite, startEtcd, startOrSkip } from '@shylock/test-servers';
 import { etcdBackend } from '../src/index.js';
 
 const { server: etcd, skip } = await startOrSkip(startEtcd);
@@ -94,6 +94,23 @@ describe.skipIf(!etcd)(`an etcd mount seen from the shell${skip ? ` (skipped: ${
       await q.unmount();
       await rm(qmnt, { recursive: true, force: true });
     }
+  });
+  it('a cluster killed while a file is open for writing: close fails EIO and nothing is stored; listing and reading fail in seconds; work resumes', async () => {
+    expect((await sh(`mkdir -p ${mnt}/conf && echo kept > ${mnt}/conf/kept`)).code).toBe(0);
+    let seen: KilledDuringWrite;
+    try {
+      seen = await killDuringWrite(`${mnt}/conf/lost`, `${mnt}/conf/kept`, () => etcd!.kill());
+    } finally {
+      await etcd!.restart();
+    }
+    // EIO (5) or ETIMEDOUT (110): never a close that reports success for bytes the server lacks.
+    expect([5, 110]).toContain(seen.close);
+    expect([5, 110]).toContain(seen.list);
+    expect([5, 110]).toContain(seen.read);
+    expect(seen.seconds).toBeLessThan(15);
+    await expect.poll(async () => (await sh(`cat ${mnt}/conf/kept`)).stdout, { timeout: 15_000, interval: 250 }).toBe('kept\n');
+    expect((await sh(`${ctl()} get --print-value-only /fs/conf/lost`)).stdout).toBe('');
+    await sh(`rm ${mnt}/conf/kept`);
   });
   it('a cluster stopped mid-test answers "Input/output error" within seconds; work resumes after restart without remounting', async () => {
     expect((await sh(`echo before > ${mnt}/conf/outage`)).code).toBe(0);

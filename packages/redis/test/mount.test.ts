@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomName } from '@shylock/conformance';
 import { mount, type Mount } from '@shylock/fuse';
 import { createPolicy } from '@shylock/qos';
-import { startOrSkip, startRedis } from '@shylock/test-servers';
+import { type KilledDuringWrite, killDuringWrite, startOrSkip, startRedis } from '@shylock/test-servers';
 import { redisBackend } from '../src/index.js';
 
 // The mount lives in this process, whose main thread serves FUSE: every access goes through a
@@ -141,6 +141,25 @@ describe.skipIf(!redis)(`a Redis mount seen from the shell${skip ? ` (skipped: $
     }
   });
 
+  it('a server killed while a file is open for writing: close fails EIO and nothing is stored; listing and reading fail in seconds; work resumes', async () => {
+    const key = randomName();
+    expect((await sh(`echo kept > ${mnt}/kv/${key}-kept`)).code).toBe(0);
+    let seen: KilledDuringWrite;
+    try {
+      seen = await killDuringWrite(`${mnt}/kv/${key}`, `${mnt}/kv/${key}-kept`, () => redis!.kill());
+    } finally {
+      await redis!.restart();
+    }
+    expect([5, 110]).toContain(seen.close);
+    expect([5, 110]).toContain(seen.list);
+    expect([5, 110]).toContain(seen.read);
+    expect(seen.seconds).toBeLessThan(15);
+    // The restarted server is empty (no persistence in the tests): the write was never reported stored.
+    await expect.poll(async () => (await sh(`${cli()} EXISTS ${key}`)).stdout.trim(), { timeout: 10_000 }).toBe('0');
+    await expect
+      .poll(async () => (await sh(`echo again > ${mnt}/kv/${key} && cat ${mnt}/kv/${key}`)).stdout, { timeout: 10_000 })
+      .toBe('again\n');
+  });
   it('a server stopped mid-test answers "Input/output error" within seconds; work resumes after restart without remounting', async () => {
     const key = randomName();
     await sh(`echo before > ${mnt}/kv/${key}`);
