@@ -79,6 +79,7 @@ typedef struct request {
   fuse_fill_dir_t filler;
   struct fuse_context caller;
   int result;
+  napi_ref buffer;  /* a read's or write's external Buffer over libfuse's memory, detached when answered */
   atomic_int answered;
   sem_t done;
 } request_t;
@@ -250,19 +251,25 @@ static request_t *claim(mount_t *m, uint32_t id) {
   return r;
 }
 
-/** Answers every parked request (lock held): EIO, or success for a release or flush. */
-static void abort_locked(mount_t *m) {
+static void take_back(napi_env env, request_t *r);
+
+/**
+ * Answers every parked request (lock held): EIO, or success for a release or flush. With an
+ * environment, buffers lent to JavaScript are detached first (none is given while it ends).
+ */
+static void abort_locked(napi_env env, mount_t *m) {
   for (int i = 0; i < SLOTS; i++) {
     request_t *r = m->slots[i];
     if (!r) continue;
     m->slots[i] = NULL;
+    if (env) take_back(env, r);
     answer(r, r->op == OP_RELEASE || r->op == OP_FLUSH ? 0 : -EIO);
   }
 }
 
-static void abort_all(mount_t *m) {
+static void abort_all(napi_env env, mount_t *m) {
   pthread_mutex_lock(&m->lock);
-  abort_locked(m);
+  abort_locked(env, m);
   pthread_mutex_unlock(&m->lock);
 }
 
@@ -278,7 +285,7 @@ static void queue_finalized(napi_env env, void *data, void *hint) {
   pthread_mutex_lock(&m->lock);
   m->queue_gone = 1;
   atomic_store(&m->closing, 1);
-  abort_locked(m);
+  abort_locked(NULL, m);
   pthread_mutex_unlock(&m->lock);
   if (!m->finished && !atomic_load(&m->ended)) umount2(m->mountpoint, MNT_DETACH);
 }
@@ -331,6 +338,33 @@ static napi_value num(napi_env env, double d) {
 }
 
 static void finish(napi_env env, mount_t *m);
+
+/**
+ * Hands JavaScript libfuse's own buffer of a read or write (no copy). It lives until the request
+ * is answered; then the Buffer is detached, so a handler that keeps it sees it empty, never freed memory.
+ */
+static napi_value lend(napi_env env, request_t *r, void *data, size_t size) {
+  napi_value buf;
+  if (napi_create_external_buffer(env, size, data, NULL, NULL, &buf) != napi_ok) {
+    void *copy;
+    napi_get_undefined(env, &buf);
+    napi_create_buffer(env, 0, &copy, &buf);
+    return buf;
+  }
+  napi_create_reference(env, buf, 1, &r->buffer);
+  return buf;
+}
+
+/** Detaches a lent buffer (main thread, before the request is answered). */
+static void take_back(napi_env env, request_t *r) {
+  if (!r->buffer) return;
+  napi_value buf, ab;
+  if (napi_get_reference_value(env, r->buffer, &buf) == napi_ok && buf) {
+    if (napi_get_typedarray_info(env, buf, NULL, NULL, NULL, &ab, NULL) == napi_ok) napi_detach_arraybuffer(env, ab);
+  }
+  napi_delete_reference(env, r->buffer);
+  r->buffer = NULL;
+}
 
 /** Main thread: hands the request with this id to the JavaScript dispatcher. */
 static void call_js(napi_env env, napi_value dispatch, void *context, void *data) {
@@ -387,16 +421,14 @@ static void call_js(napi_env env, napi_value dispatch, void *context, void *data
       break;
     case OP_READ:
       argv[3] = num(env, (double)r->fh);
-      argv[4] = num(env, (double)r->size);
+      argv[4] = lend(env, r, r->out, r->size);
       argv[5] = num(env, (double)r->offset);
       break;
-    case OP_WRITE: {
-      void *copy;
+    case OP_WRITE:
       argv[3] = num(env, (double)r->fh);
-      napi_create_buffer_copy(env, r->size, r->data, &copy, &argv[4]);
+      argv[4] = lend(env, r, (void *)r->data, r->size);
       argv[5] = num(env, (double)r->offset);
       break;
-    }
     case OP_FSYNC:
       argv[3] = num(env, r->flags);
       argv[4] = num(env, (double)r->fh);
@@ -450,7 +482,10 @@ static void call_js(napi_env env, napi_value dispatch, void *context, void *data
     napi_value ex;
     napi_get_and_clear_last_exception(env, &ex);
     request_t *late = claim(m, id);
-    if (late) answer(late, -EIO);
+    if (late) {
+      take_back(env, late);
+      answer(late, -EIO);
+    }
   }
 }
 
@@ -796,7 +831,7 @@ static void finish(napi_env env, mount_t *m) {
   if (m->finished) return;
   m->finished = 1;
   atomic_store(&m->closing, 1);
-  abort_all(m);
+  abort_all(env, m);
   pthread_join(m->loop, NULL);
   fuse_unmount(m->fuse);
   fuse_destroy(m->fuse);
@@ -983,19 +1018,8 @@ static napi_value js_reply(napi_env env, napi_callback_info info) {
       }
       break;
     case OP_READ:
-      if (result > 0) {
-        void *data;
-        size_t length;
-        if (napi_get_buffer_info(env, argv[3], &data, &length) != napi_ok) {
-          result = -EIO;
-          break;
-        }
-        size_t count = (size_t)result;
-        if (count > length) count = length;
-        if (count > r->size) count = r->size;
-        memcpy(r->out, data, count);
-        result = (int32_t)count;
-      }
+      // The handler read into libfuse's own buffer (lent); a count past it is cut to it.
+      if (result > (int32_t)r->size) result = (int32_t)r->size;
       break;
     case OP_READDIR:
       if (result == 0) {
@@ -1090,6 +1114,7 @@ static napi_value js_reply(napi_env env, napi_callback_info info) {
     default:
       break;
   }
+  take_back(env, r);
   answer(r, result);
   return undef;
 }
@@ -1101,7 +1126,7 @@ static napi_value js_stop(napi_env env, napi_callback_info info) {
   mount_t *m = mount_arg(env, argv[0]);
   if (!m) return NULL;
   atomic_store(&m->closing, 1);
-  abort_all(m);
+  abort_all(env, m);
   if (!m->finished) napi_unref_threadsafe_function(env, m->tsfn);
   return undef;
 }

@@ -393,9 +393,9 @@ export class FuseSession implements NativeSession {
         case OP.create:
           return h.create(path, a as number, b as number, (code, fh) => native.reply(m, id, code === 0 ? (fh as number) : code));
         case OP.read: {
-          const length = b as number;
-          const buffer = Buffer.allocUnsafe(length);
-          return h.read(path, a as number, buffer, length, c as number, (count) => native.reply(m, id, count, buffer));
+          // libfuse's own buffer, lent until the answer (then detached): read into it directly.
+          const buffer = b as Buffer;
+          return h.read(path, a as number, buffer, buffer.length, c as number, done);
         }
         case OP.write: {
           const buffer = b as Buffer;

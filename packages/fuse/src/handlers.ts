@@ -2,7 +2,7 @@ import { ERRNO, isShylockError, parentPath, parseOpenFlags, ShylockError, type B
 import { DIRECT_IO, type FuseHandlers, type FuseStat, type NativeSession, OMITTED, type Reply, SERVE_NATIVE } from './binding.js';
 import type { ListingCache } from './listing-cache.js';
 import type { NativeIo } from './native-io.js';
-import type { OpenFiles } from './open-files.js';
+import type { OpenFile, OpenFiles } from './open-files.js';
 import type { Requests } from './requests.js';
 
 const S_IFDIR = 0o040000;
@@ -109,6 +109,12 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
     }
     return fd;
   };
+  /**
+   * libfuse's buffer of a read or write is lent until the answer, then detached: JavaScript that
+   * keeps it sees it empty. A descriptor's I/O would hand it to the system (libuv's threads),
+   * which can't be called off at a deadline or an unmount: those get a buffer of their own.
+   */
+  const systemIo = (file: OpenFile) => file.handle.native?.fd !== undefined;
   const statOf = (path: string) => {
     const writer = open.writer(path);
     if (writer) return writer.handle.stat!();
@@ -227,7 +233,14 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
         'read',
         path,
         file.native?.charged ? (code, ...rest) => (cb(code, ...rest), native.refill(fd, file, 'read', length)) : cb,
-        () => file.handle.read(length === buffer.length ? buffer : buffer.subarray(0, length), file.stream ? null : position),
+        async () => {
+          const target = length === buffer.length ? buffer : buffer.subarray(0, length);
+          if (!systemIo(file)) return file.handle.read(target, file.stream ? null : position);
+          const own = Buffer.allocUnsafe(length);
+          const n = await file.handle.read(own, file.stream ? null : position);
+          target.set(own.subarray(0, n));
+          return n;
+        },
         'count',
         file.stream ? 0 : requests.timeoutMs,
         // The next read of a native file most likely needs no JavaScript: polling for it would
@@ -244,7 +257,10 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
         'write',
         path,
         file.native?.charged ? (code, ...rest) => (cb(code, ...rest), native.refill(fd, file, 'write', length)) : cb,
-        () => write(length === buffer.length ? buffer : buffer.subarray(0, length), file.stream ? null : position),
+        () => {
+          const data = length === buffer.length ? buffer : buffer.subarray(0, length);
+          return write(systemIo(file) ? Buffer.from(data) : data, file.stream ? null : position);
+        },
         'count',
         requests.timeoutMs,
         !file.native,
