@@ -33,7 +33,7 @@ export { forward, readOnly } from './layers.js';
 export type { ForwardOptions, Overrides } from './layers.js';
 export { optionHelp, optionsFrom, parseBoolean, parseCount, parseList, timeoutOption } from './options.js';
 export type { OptionDecl } from './options.js';
-export { BACKEND_METHODS, MUTATING_METHODS, PATH_METHODS, methodRow } from './methods.js';
+export { BACKEND_METHODS, MUTATING_METHODS, PATH_METHODS } from './methods.js';
 export type { BackendMethod, ComposeAnswer, MethodRow } from './methods.js';
 export { compose } from './compose.js';
 export type { ComposeOptions } from './compose.js';

@@ -71,8 +71,3 @@ export const PATH_METHODS = (Object.keys(BACKEND_METHODS) as BackendMethod[]).fi
 export const MUTATING_METHODS: ReadonlySet<BackendMethod> = new Set(
   (Object.keys(BACKEND_METHODS) as BackendMethod[]).filter((m) => BACKEND_METHODS[m].mutates),
 );
-
-/** The row of a method (a typed lookup). */
-export function methodRow(method: BackendMethod): MethodRow {
-  return BACKEND_METHODS[method];
-}
