@@ -1,7 +1,19 @@
 import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { isShylockError, type Backend, type OptionDecl, optionHelp, optionsFrom, parseBoolean } from '@shylock/core';
+import {
+  isShylockError,
+  isUnder,
+  normalizePath,
+  type Backend,
+  type OptionDecl,
+  optionHelp,
+  optionsFrom,
+  parseBoolean,
+  type QosRule,
+  splitPath,
+} from '@shylock/core';
 import { hostMknod, hostXattr, mount, type Mount } from '@shylock/fuse';
 import { ETCD_OPTIONS, etcdBackend } from '@shylock/etcd';
 import { REDIS_OPTIONS, redisBackend } from '@shylock/redis';
@@ -32,6 +44,37 @@ interface BackendSpec {
   mount?: { attrTimeout?: number };
   /** One request that must succeed before mounting: an unreachable server fails the start. */
   probe?(backend: Backend): Promise<unknown>;
+}
+
+/**
+ * Rules written for another mount (`/mnt/a/x` loaded into `/mnt/b`), which would match nothing,
+ * silently: a path outside the mountpoint whose top directory is one of this host's and not one
+ * of the mounted tree's. A rule for a path of the mount that does not exist yet (`/b/`) is fine.
+ * One warning each; a backend too slow to answer is not waited for.
+ */
+async function strayRules(rules: QosRule[], mountpoint: string, backend: Backend): Promise<string[]> {
+  const out: string[] = [];
+  for (const rule of rules) {
+    const path = normalizePath(rule.path.trim(), 'qos rule');
+    if (path === '/' || isUnder(path, mountpoint)) continue;
+    const top = `/${splitPath(path)[0]}`;
+    const onHost = await stat(top).then(
+      () => true,
+      () => false,
+    );
+    if (!onHost) continue;
+    const held = await backend.stat(top, { signal: AbortSignal.timeout(2000) }).then(
+      () => true,
+      (e: unknown) => !(isShylockError(e) && (e.code === 'ENOENT' || e.code === 'ENOTDIR')),
+    );
+    if (!held) {
+      const hint = mountpoint === '/' ? '' : ` (a rule for this mount is written ${mountpoint}/… or /…)`;
+      out.push(
+        `the QoS rule for ${path} is outside the mountpoint ${mountpoint} and ${top} is not in the mount: it matches nothing${hint}`,
+      );
+    }
+  }
+  return out;
 }
 
 /**
@@ -331,9 +374,11 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     }
 
     policy = createPolicy([], { root: mountpoint });
+    let fileRules: QosRule[] = [];
     if (qosFile) {
       try {
-        policy.replace(await loadQosFile(qosFile));
+        fileRules = await loadQosFile(qosFile);
+        policy.replace(fileRules);
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
@@ -360,6 +405,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       if (isShylockError(e) && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) throw new UsageError(e.message);
       throw e;
     }
+    for (const warning of await strayRules(fileRules, mountpoint, backend)) io.log(`warning: ${warning}`);
     if (apiPort !== undefined) api = await createQosServer(policy, { port: apiPort, host: flags['api-host'] ?? '127.0.0.1' });
     const rules = policy.rules().length;
     mountedMessage =
@@ -410,8 +456,11 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
         return;
       }
       try {
-        policy!.replace(await loadQosFile(file));
-        io.log(`SIGHUP: ${policy!.rules().length} QoS rules from ${file}`);
+        const rules = await loadQosFile(file);
+        policy!.replace(rules);
+        const count = rules.length;
+        io.log(`SIGHUP: ${count} QoS rule${count === 1 ? '' : 's'} from ${file}`);
+        for (const warning of await strayRules(rules, mounted!.mountpoint, backend!)) io.log(`warning: ${warning}`);
       } catch (e) {
         io.log(`SIGHUP: kept the old rules: ${(e as Error).message}`);
       }

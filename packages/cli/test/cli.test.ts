@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,6 +99,30 @@ describe('shylock', () => {
     expect(r.code).toBe(2);
     expect(r.output).toContain(`${csv}:2:7: expected at least 3 columns`);
     expect(await isMounted(mnt)).toBe(false);
+  });
+  it('warns once per QoS rule written for another mount, and keeps the rules that can match', async () => {
+    const dir = await tempDir('csv');
+    const mnt = await tempDir('mnt');
+    const src = await tempDir('src');
+    await mkdir(join(src, 'data'));
+    const csv = join(dir, 'rules.csv');
+    // Under the mountpoint; relative to it (not there yet); a directory the mount holds; a path of
+    // this host outside the mount.
+    await writeFile(csv, `${mnt}/a/,1,1\n/b/,1,1\n/data/x/,1,1\n${dir}/c/,1,1\n`);
+    const r = await start(['local', src, mnt, '--qos', csv]);
+    try {
+      expect(r.stderr()).toMatch(/mounted local at .*, 4 QoS rules from/);
+      const warnings = r
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('warning'));
+      expect(warnings).toEqual([
+        `shylock: warning: the QoS rule for ${dir}/c is outside the mountpoint ${mnt} and /${dir.split('/')[1]} is not in the mount: it matches nothing (a rule for this mount is written ${mnt}/… or /…)`,
+      ]);
+    } finally {
+      r.child.kill('SIGTERM');
+      expect(await r.exited).toBe(0);
+    }
   });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`${signal} unmounts and exits 0`, async () => {
