@@ -6,7 +6,11 @@ import { ShylockError } from './errors.js';
 
 /** Longest path component, as on Linux (NAME_MAX). */
 export const NAME_MAX = 255;
-/** Longest path, as on Linux (PATH_MAX). */
+/**
+ * The most bytes one path passed to a Linux system call may have, its NUL included (PATH_MAX).
+ * Backend paths are not held to it: a mount's paths are as deep as its directories go (the
+ * kernel limits each call's path, which is relative to a working directory, not the depth).
+ */
 export const PATH_MAX = 4096;
 
 /**
@@ -14,7 +18,7 @@ export const PATH_MAX = 4096;
  * trailing slash (the root is `/`). A relative path is taken from the root.
  *
  * @throws ShylockError `EINVAL` for a non-string, an empty string, a NUL byte, or a `..` that
- *   climbs above the root; `ENAMETOOLONG` for a component over 255 bytes or a path over 4096.
+ *   climbs above the root; `ENAMETOOLONG` for a component over 255 bytes.
  */
 export function normalizePath(path: string, op = 'path'): string {
   if (typeof path === 'string' && isCanonical(path)) return path;
@@ -23,9 +27,6 @@ export function normalizePath(path: string, op = 'path'): string {
   }
   if (path.includes('\0')) {
     throw new ShylockError('EINVAL', `${op}: the path contains a NUL byte`, { op, path });
-  }
-  if (path.length > PATH_MAX) {
-    throw new ShylockError('ENAMETOOLONG', `${op}: the path is longer than ${PATH_MAX} bytes`, { op, path });
   }
   const out: string[] = [];
   for (const segment of path.split('/')) {
@@ -56,7 +57,7 @@ export function normalizePath(path: string, op = 'path'): string {
  */
 function isCanonical(path: string): boolean {
   const n = path.length;
-  if (n === 0 || n > PATH_MAX || path.charCodeAt(0) !== 47) return false;
+  if (n === 0 || path.charCodeAt(0) !== 47) return false;
   if (n === 1) return true;
   if (path.charCodeAt(n - 1) === 47) return false;
   let segment = 0;

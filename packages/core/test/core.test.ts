@@ -35,12 +35,13 @@ describe('normalizePath', () => {
   it.each([[''], ['/..'], ['/a/../../b'], ['/a\0b']])('normalizePath(%j) throws EINVAL', (input) => {
     expect(() => normalizePath(input)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
   });
-  it('a name over 255 bytes throws ENAMETOOLONG, and so does a path over 4096', () => {
+  it('a name over 255 bytes throws ENAMETOOLONG; a path has no limit of its own', () => {
     expect(() => normalizePath('/' + 'é'.repeat(128))).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }));
     expect(() => normalizePath('/' + 'a'.repeat(256))).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }));
     expect(() => normalizePath('/a/' + 'b'.repeat(80) + '/' + 'c'.repeat(256))).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }));
     expect(normalizePath(('/' + 'x'.repeat(63)).repeat(64))).toHaveLength(4096);
-    expect(() => normalizePath(('/' + 'x'.repeat(63)).repeat(64) + '/y')).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }));
+    // Deeper than one system call's PATH_MAX: reachable in a mount from a working directory.
+    expect(normalizePath(('/' + 'x'.repeat(255)).repeat(40) + '/./y/')).toBe(('/' + 'x'.repeat(255)).repeat(40) + '/y');
   });
   it('isUnder matches whole segments', () => {
     expect(isUnder('/a/b', '/a')).toBe(true);

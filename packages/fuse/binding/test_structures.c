@@ -141,6 +141,38 @@ static void test_below(void) {
   char proc[64];
   CHECK(below_proc_path(7, "name", proc, sizeof proc) == 0 && strcmp(proc, "/proc/self/fd/7/name") == 0);
   CHECK(below_proc_path(7, "name", proc, 10) == -ENAMETOOLONG);
+
+  // Deeper than PATH_MAX: 20 names of 255 bytes, opened in steps; no descriptor left behind.
+  int probe_fd = dup(0);
+  close(probe_fd);
+  char name[256];
+  memset(name, 'd', 255);
+  name[255] = '\0';
+  char deep[20 * 256 + 16] = "";
+  int at = dup(fd);
+  for (int i = 0; i < 20; i++) {
+    CHECK(mkdirat(at, name, 0755) == 0);
+    int next = openat(at, name, O_PATH | O_DIRECTORY);
+    close(at);
+    at = next;
+    strcat(deep, "/");
+    strcat(deep, name);
+  }
+  CHECK(symlinkat("/etc", at, "out") == 0);
+  close(at);
+  char target[sizeof deep + 16];
+  snprintf(target, sizeof target, "%s/file", deep);
+  dir = below_parent(fd, target, &base, &owned);
+  struct stat st;
+  CHECK(dir >= 0 && owned && strcmp(base, "file") == 0 && fstatat(dir, "", &st, AT_EMPTY_PATH) == 0 && S_ISDIR(st.st_mode));
+  if (dir >= 0 && owned) close(dir);
+  snprintf(target, sizeof target, "%s/out/passwd", deep);
+  CHECK(below_parent(fd, target, &base, &owned) == -EXDEV);  // out through a symlink, 5 KiB down
+  snprintf(target, sizeof target, "%s/missing/x", deep);
+  CHECK(below_parent(fd, target, &base, &owned) == -ENOENT);
+  int after = dup(0);
+  CHECK(after == probe_fd);
+  close(after);
   close(fd);
   snprintf(path, sizeof path, "rm -rf '%s'", root);
   CHECK(system(path) == 0);

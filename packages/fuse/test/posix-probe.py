@@ -40,6 +40,24 @@ def read(p):
     finally:
         os.close(fd)
 
+def long_path(total, last=b'f'):
+    """A relative path of `total` bytes: 'lp/', components of 255 bytes, then `last` padded."""
+    parts = [b'lp']
+    size = 2
+    while total - size - 1 > 255 + 1 + len(last):
+        parts.append(bytes([97 + len(parts) % 26]) * 255)
+        size += 256
+    parts.append(last + b'x' * (total - size - 1 - len(last)))
+    return b'/'.join(parts)
+LP = long_path(4095)
+LPDIR = os.path.dirname(LP)
+def makedirs(p):
+    built = b''
+    for part in p.split(b'/'):
+        built = part if not built else built + b'/' + part
+        if not os.path.lexists(built):
+            os.mkdir(built)
+
 if nobody:
     # Run as an unprivileged user in a directory prepared by root (see the test).
     case('read 0644 root file', lambda: read('root.txt'))
@@ -68,6 +86,8 @@ if nobody:
     case('create in a directory without search permission', lambda: write('noexec/f', b'x'))
     case('chmod g+s of an own file, not in its group', lambda: (write('sgid/g', b'x'), os.chmod('sgid/g', 0o2755), mode('sgid/g'))[2])
     case('a write clears setuid', lambda: (write('sticky/suid', b'x'), os.chmod('sticky/suid', 0o4755), write('sticky/suid', b'y', os.O_WRONLY), mode('sticky/suid'))[3])
+    case('as nobody, a 4,095-byte path in a directory of its own', lambda: (os.mkdir('sticky/lp-home'), os.chdir('sticky/lp-home'), makedirs(LPDIR), write(LP, b'mine'),
+        read(LP), os.stat(LP).st_uid, os.unlink(LP), os.chdir('../..'), subprocess.run(['rm', '-rf', 'sticky/lp-home'], check=True).returncode)[4:6])
     print('\n'.join(out))
     sys.exit(0)
 
@@ -211,6 +231,31 @@ case('a path through a socket', lambda: os.stat('sock/x'))
 case('chmod a socket', lambda: (os.chmod('sock', 0o600), mode('sock'))[1])
 case('rename a socket', lambda: (os.rename('sock', 'sock2'), stat.S_ISSOCK(os.lstat('sock2').st_mode))[1])
 case('unlink a socket', lambda: (os.unlink('sock2'), os.path.lexists('sock2'))[1])
+# long paths: every path the kernel takes (up to 4,095 bytes, relative to the working directory)
+# works, although the backing directory's own path in front of it passes PATH_MAX
+case('path lengths tried', lambda: (len(LP), len(long_path(4096))))
+case('mkdir down to a 4,095-byte path', lambda: (makedirs(LPDIR), kind(LPDIR))[1])
+case('create, write and read at 4,095 bytes', lambda: (write(LP, b'deep'), read(LP), os.stat(LP).st_size)[1:])
+case('chmod, chown, utime, truncate at 4,095 bytes', lambda: (os.chmod(LP, 0o640), os.chown(LP, 5, 6), os.truncate(LP, 2), os.utime(LP, (7, 8)),
+    (mode(LP), os.stat(LP).st_uid, os.stat(LP).st_gid, os.stat(LP).st_mtime, read(LP)))[4])
+case('xattrs at 4,095 bytes', lambda: (os.setxattr(LP, 'user.deep', b'1'), os.getxattr(LP, 'user.deep'), 'user.deep' in os.listxattr(LP))[1:])
+case('rename, link, symlink, readlink at 4,095 bytes', lambda: (os.rename(LP, LP[:-1] + b'r'), os.link(LP[:-1] + b'r', LP), os.unlink(LP[:-1] + b'r'),
+    os.symlink(b'target', LP[:-1] + b's'), os.readlink(LP[:-1] + b's'), os.stat(LP).st_nlink)[4:])
+case('list the deepest directory', lambda: sorted((len(n), n[-1:]) for n in os.listdir(LPDIR)))
+case('mkfifo, mkdir, rmdir, unlink at 4,095 bytes', lambda: (lambda r: (r[2], r[6], len(r[8])))((os.unlink(LP[:-1] + b's'), os.mkfifo(LP[:-1] + b'p'), kind(LP[:-1] + b'p'), os.unlink(LP[:-1] + b'p'),
+    os.unlink(LP), os.mkdir(LP), kind(LP), os.rmdir(LP), os.listdir(LPDIR))))
+def from_deep_inside(fn):
+    back = os.open('.', os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.chdir(LPDIR)
+        return fn()
+    finally:
+        os.fchdir(back)
+        os.close(back)
+case('4,095 bytes more from the deepest directory', lambda: from_deep_inside(lambda: (makedirs(LPDIR), write(LP, b'deeper'), read(LP),
+    (os.chmod(LP, 0o600), mode(LP))[1], os.listdir(LPDIR) == [os.path.basename(LP)], os.unlink(LP))[2:5]))
+case('create at 4,096 bytes', lambda: write(long_path(4096), b'x'))
+case('remove the deep tree', lambda: (subprocess.run(['rm', '-rf', 'lp'], check=True), os.path.lexists('lp'))[1])
 # extended attributes
 def xa_err(fn):
     try:

@@ -21,7 +21,10 @@ import {
   type FileType,
   type HostMknod,
   type HostXattr,
+  nameByteLength,
   type OpenFlags,
+  PATH_MAX,
+  splitPath,
   type Stat,
 } from '@shylock/core';
 
@@ -76,6 +79,8 @@ function typeOf(s: Stats): FileType {
 }
 
 const S_IFMT = 0o170000;
+/** open(2)'s O_PATH on Linux (Node's constants lack it): a descriptor that only names a place. */
+const O_PATH = 0o10000000;
 
 /** A host path: a string, or its bytes when a name in it is not UTF-8 (see core's nameBytes). */
 type HostPath = string | Buffer;
@@ -248,6 +253,97 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
     return full;
   };
 
+  /** True when root + path passes what one host call takes (PATH_MAX with its NUL). */
+  const tooLong = (path: string) => root.length + path.length >= 1365 && nameByteLength(root) + nameByteLength(path) >= PATH_MAX;
+  /**
+   * Runs `fn` on the host path of `path` (checked as {@link host} does). A path the kernel takes
+   * in the mount can be longer than the host takes once the root is put in front of it: then its
+   * directories are opened one by one (O_PATH, no symlink followed beyond the first 3 KiB) and
+   * `fn` gets `/proc/<pid>/fd/<dir>/<name>`.
+   */
+  const within = async <T>(path: string, follow: boolean, fn: (p: HostPath) => T | Promise<T>): Promise<T> => {
+    if (!tooLong(path)) return fn(await host(path, follow));
+    const names = splitPath(path);
+    let k = 0;
+    for (let size = nameByteLength(root); k < names.length - 1 && size + 1 + nameByteLength(names[k]!) < 3072; k++) {
+      size += 1 + nameByteLength(names[k]!);
+    }
+    let dir = await meta.open(await host(`/${names.slice(0, k).join('/')}`, true), O_PATH | constants.O_DIRECTORY, 0);
+    try {
+      // /proc/<pid>, not /proc/self: a child (mkfifo) may be given the path too.
+      const deeper = (entry: string, fd: number) => hostPath(`/proc/${process.pid}/fd/${fd}/${entry}`);
+      const notThroughLinks = async (entry: string, fd: number, e?: unknown) => {
+        const isLink = await meta.lstat(deeper(entry, fd)).then(
+          (s) => s.isSymbolicLink(),
+          () => false,
+        );
+        if (isLink) {
+          throw new ShylockError('EACCES', `${path}: a symlink more than 3 KiB below ${root} is not followed`, { path, backend: name });
+        }
+        if (e) throw e;
+      };
+      for (; k < names.length - 1; k++) {
+        let next: number;
+        try {
+          next = await meta.open(deeper(names[k]!, dir), O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW, 0);
+        } catch (e) {
+          // ENOTDIR for a symlink (O_NOFOLLOW), as for a file: say which.
+          await notThroughLinks(names[k]!, dir, e);
+          throw e;
+        }
+        await meta.close(dir);
+        dir = next;
+      }
+      const last = names[names.length - 1]!;
+      if (follow) await notThroughLinks(last, dir);
+      return await fn(deeper(last, dir));
+    } finally {
+      await meta.close(dir);
+    }
+  };
+
+  /** mknod(2) of the host path `full` (see the `mknod` option). */
+  const makeNode = async (path: string, full: HostPath, mode: number, dev: number): Promise<void> => {
+    if (hostMknod) {
+      const r = hostMknod(full, mode, dev);
+      if (r < 0) throw errnoError(-r, `mknod ${path}`);
+      return;
+    }
+    // Without the binding (Node has no mknod(2)): regular files are opened, the rest made by coreutils.
+    const perm = (mode & 0o7777).toString(8);
+    const type = mode & S_IFMT;
+    const exists = await meta.lstat(full).then(
+      () => true,
+      () => false,
+    );
+    if (exists) throw new ShylockError('EEXIST', `mknod ${path}: it exists`);
+    if (type === 0o100000 || type === 0) return meta.close(await meta.open(full, O.CREAT | O.EXCL | O.WRONLY, mode & 0o7777));
+    if (typeof full !== 'string') throw new ShylockError('EILSEQ', `mknod ${path}: a FIFO or device name must be UTF-8 here`);
+    const args =
+      type === 0o010000
+        ? ['mkfifo', '-m', perm, full]
+        : type === 0o020000 || type === 0o060000
+          ? [
+              'mknod',
+              '-m',
+              perm,
+              full,
+              type === 0o020000 ? 'c' : 'b',
+              String((dev >> 8) & 0xfff),
+              String((dev & 0xff) | ((dev >> 12) & 0xfff00)),
+            ]
+          : undefined;
+    if (!args) throw new ShylockError('EPERM', `mknod ${path}: sockets cannot be made here`);
+    try {
+      await run(args[0]!, args.slice(1));
+    } catch (e) {
+      const text = String((e as { stderr?: string }).stderr ?? '');
+      throw new ShylockError(/Permission denied|not permitted/.test(text) ? 'EPERM' : 'EIO', `mknod ${path}: ${text.trim()}`, {
+        cause: e,
+      });
+    }
+  };
+
   // Reads and writes on the descriptor, the hot path of a mount: synchronous, or the callback API.
   const wrap = (fd: number, flags: OpenFlags): FileHandle => ({
     // Reads and writes on fd are exactly what read/write below do: an adapter may do them itself.
@@ -279,142 +375,100 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
       copy: true,
     },
     async stat(path) {
-      return toStat(await meta.lstat(await host(path)));
+      return toStat(await within(path, false, meta.lstat));
     },
-    async list(path) {
-      const dir = await host(path, true);
-      const entries = await meta.readdir(dir);
-      const kind = (e: fss.Dirent | fss.Dirent<Buffer>) => (e.isDirectory() ? 'directory' : e.isSymbolicLink() ? 'symlink' : 'file');
-      // A name that is not UTF-8 reads as U+FFFD: then the names are read again as bytes.
-      if (!entries.some((e) => e.name.includes('\uFFFD'))) return entries.map((e): DirEntry => ({ name: e.name, type: kind(e) }));
-      return (await meta.readdirBytes(dir)).map((e): DirEntry => ({ name: nameFromBytes(e.name), type: kind(e) }));
-    },
-    async open(path, flags, o) {
-      const full = await host(path);
-      const mode = o?.mode ?? 0o644;
-      if (!flags.create || (mode & UMASK) === 0) return wrap(await meta.open(full, numericFlags(flags), mode), flags);
-      // This process's umask would take bits the caller asked for (the caller's own umask was
-      // applied already): create exclusively, then give the file exactly its mode.
-      let fd: number;
-      try {
-        fd = await meta.open(full, numericFlags({ ...flags, exclusive: true }), mode);
-      } catch (e) {
-        if (flags.exclusive || (e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        return wrap(await meta.open(full, numericFlags({ ...flags, create: false }), mode), flags);
-      }
-      await new Promise<void>((done, fail) => fss.fchmod(fd, mode & 0o7777, (e) => (e ? fail(e) : done())));
-      return wrap(fd, flags);
-    },
-    async mkdir(path, mode = 0o755) {
-      const full = await host(path);
-      await meta.mkdir(full, mode);
-      // As for files: the directory gets exactly the mode asked for, not this process's umask of it.
-      if (mode & UMASK) await meta.chmod(full, mode & 0o7777);
-    },
-    unlink: async (path) => {
-      const name = await hostName(path);
-      if (verified.has(name)) forget(); // it was a symlink used as a directory
-      const full = hostPath(name);
-      try {
-        await meta.unlink(full);
-      } catch (e) {
-        // Linux says EISDIR for unlink(2) of a directory; some systems EPERM.
-        if ((e as NodeJS.ErrnoException).code === 'EPERM' && (await meta.lstat(full)).isDirectory()) {
-          throw new ShylockError('EISDIR', `unlink ${path}: is a directory`);
+    list: (path) =>
+      within(path, true, async (dir) => {
+        const entries = await meta.readdir(dir);
+        const kind = (e: fss.Dirent | fss.Dirent<Buffer>) => (e.isDirectory() ? 'directory' : e.isSymbolicLink() ? 'symlink' : 'file');
+        // A name that is not UTF-8 reads as U+FFFD: then the names are read again as bytes.
+        if (!entries.some((e) => e.name.includes('\uFFFD'))) return entries.map((e): DirEntry => ({ name: e.name, type: kind(e) }));
+        return (await meta.readdirBytes(dir)).map((e): DirEntry => ({ name: nameFromBytes(e.name), type: kind(e) }));
+      }),
+    open: (path, flags, o) =>
+      within(path, false, async (full) => {
+        const mode = o?.mode ?? 0o644;
+        if (!flags.create || (mode & UMASK) === 0) return wrap(await meta.open(full, numericFlags(flags), mode), flags);
+        // This process's umask would take bits the caller asked for (the caller's own umask was
+        // applied already): create exclusively, then give the file exactly its mode.
+        let fd: number;
+        try {
+          fd = await meta.open(full, numericFlags({ ...flags, exclusive: true }), mode);
+        } catch (e) {
+          if (flags.exclusive || (e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+          return wrap(await meta.open(full, numericFlags({ ...flags, create: false }), mode), flags);
         }
-        throw e;
-      }
+        await new Promise<void>((done, fail) => fss.fchmod(fd, mode & 0o7777, (e) => (e ? fail(e) : done())));
+        return wrap(fd, flags);
+      }),
+    mkdir: (path, mode = 0o755) =>
+      within(path, false, async (full) => {
+        await meta.mkdir(full, mode);
+        // As for files: the directory gets exactly the mode asked for, not this process's umask of it.
+        if (mode & UMASK) await meta.chmod(full, mode & 0o7777);
+      }),
+    unlink: async (path) => {
+      // A symlink used as a directory leaves the checks cached for it behind.
+      if (!tooLong(path) && verified.has(join(root, path))) forget();
+      await within(path, false, async (full) => {
+        try {
+          await meta.unlink(full);
+        } catch (e) {
+          // Linux says EISDIR for unlink(2) of a directory; some systems EPERM.
+          if ((e as NodeJS.ErrnoException).code === 'EPERM' && (await meta.lstat(full)).isDirectory()) {
+            throw new ShylockError('EISDIR', `unlink ${path}: is a directory`);
+          }
+          throw e;
+        }
+      });
     },
     rmdir: async (path) => {
       if (path === '/') throw new ShylockError('EBUSY', 'rmdir /: the root cannot be removed');
-      await meta.rmdir(await host(path));
+      await within(path, false, meta.rmdir);
       forget();
     },
     rename: async (from, to) => {
-      await meta.rename(await host(from), await host(to));
+      await within(from, false, (a) => within(to, false, (b) => meta.rename(a, b)));
       forget();
     },
     truncate: async (path, size) => {
       if (size < 0) throw new ShylockError('EINVAL', `truncate ${path}: the size must not be negative`);
-      await fsp.truncate(await host(path, true), size);
+      await within(path, true, (full) => fsp.truncate(full as string, size));
     },
-    chmod: async (path, mode) => meta.chmod(await host(path, true), mode),
-    utimes: async (path, atimeMs, mtimeMs) => fsp.lutimes(await host(path), atimeMs / 1000, mtimeMs / 1000),
-    chown: async (path, uid, gid) => fsp.lchown(await host(path), uid === 0xffffffff ? -1 : uid, gid === 0xffffffff ? -1 : gid),
+    chmod: (path, mode) => within(path, true, (full) => meta.chmod(full, mode)),
+    utimes: (path, atimeMs, mtimeMs) => within(path, false, (full) => fsp.lutimes(full, atimeMs / 1000, mtimeMs / 1000)),
+    chown: (path, uid, gid) => within(path, false, (full) => fsp.lchown(full, uid === 0xffffffff ? -1 : uid, gid === 0xffffffff ? -1 : gid)),
     symlink: async (target, path) => {
-      await fsp.symlink(hostPath(target), await host(path));
+      await within(path, false, (full) => fsp.symlink(hostPath(target), full));
       forget();
     },
-    async readlink(path) {
-      const full = await host(path);
-      const target = await fsp.readlink(full);
-      // A target that is not UTF-8 reads as U+FFFD: then it is read again as bytes.
-      return target.includes('\uFFFD') ? nameFromBytes(await fsp.readlink(full, { encoding: 'buffer' })) : target;
-    },
-    async mknod(path, mode, dev) {
-      const full = await host(path);
-      if (hostMknod) {
-        const r = hostMknod(full, mode, dev);
-        if (r < 0) throw errnoError(-r, `mknod ${path}`);
-        return;
-      }
-      // Without the binding (Node has no mknod(2)): regular files are opened, the rest made by coreutils.
-      const perm = (mode & 0o7777).toString(8);
-      const type = mode & S_IFMT;
-      const exists = await meta.lstat(full).then(
-        () => true,
-        () => false,
-      );
-      if (exists) throw new ShylockError('EEXIST', `mknod ${path}: it exists`);
-      if (type === 0o100000 || type === 0) return meta.close(await meta.open(full, O.CREAT | O.EXCL | O.WRONLY, mode & 0o7777));
-      if (typeof full !== 'string') throw new ShylockError('EILSEQ', `mknod ${path}: a FIFO or device name must be UTF-8 here`);
-      const args =
-        type === 0o010000
-          ? ['mkfifo', '-m', perm, full]
-          : type === 0o020000 || type === 0o060000
-            ? [
-                'mknod',
-                '-m',
-                perm,
-                full,
-                type === 0o020000 ? 'c' : 'b',
-                String((dev >> 8) & 0xfff),
-                String((dev & 0xff) | ((dev >> 12) & 0xfff00)),
-              ]
-            : undefined;
-      if (!args) throw new ShylockError('EPERM', `mknod ${path}: sockets cannot be made here`);
-      try {
-        await run(args[0]!, args.slice(1));
-      } catch (e) {
-        const text = String((e as { stderr?: string }).stderr ?? '');
-        throw new ShylockError(/Permission denied|not permitted/.test(text) ? 'EPERM' : 'EIO', `mknod ${path}: ${text.trim()}`, {
-          cause: e,
-        });
-      }
-    },
-    link: async (from, to) => fsp.link(await host(from), await host(to)),
-    async copy(from, to) {
-      const source = await host(from);
-      if ((await meta.lstat(source)).isDirectory()) throw new ShylockError('EISDIR', `copy ${from}: is a directory`);
-      // A reflink where the file system has them (btrfs, XFS), else copy_file_range in the kernel.
-      await fsp.copyFile(source, await host(to), constants.COPYFILE_FICLONE);
+    readlink: (path) =>
+      within(path, false, async (full) => {
+        const target = await fsp.readlink(full);
+        // A target that is not UTF-8 reads as U+FFFD: then it is read again as bytes.
+        return target.includes('\uFFFD') ? nameFromBytes(await fsp.readlink(full, { encoding: 'buffer' })) : target;
+      }),
+    mknod: (path, mode, dev) => within(path, false, (full) => makeNode(path, full, mode, dev)),
+    link: (from, to) => within(from, false, (a) => within(to, false, (b) => fsp.link(a, b))),
+    copy: async (from, to) => {
+      await within(from, false, async (source) => {
+        if ((await meta.lstat(source)).isDirectory()) throw new ShylockError('EISDIR', `copy ${from}: is a directory`);
+        // A reflink where the file system has them (btrfs, XFS), else copy_file_range in the kernel.
+        await within(to, false, (target) => fsp.copyFile(source, target, constants.COPYFILE_FICLONE));
+      });
       forget();
     },
     ...(xattrs
       ? {
-          getxattr: async (path: string, attr: string): Promise<Uint8Array> => xattr<Buffer>('get', path, await host(path), attr),
-          async setxattr(path: string, attr: string, value: Uint8Array, flags = 0) {
-            xattr('set', path, await host(path), attr, value, flags);
-          },
-          async listxattr(path: string) {
-            const names = xattr<Buffer>('list', path, await host(path))
-              .toString('latin1')
-              .split('\0');
-            return names.filter((n) => n !== '').map((n) => nameFromBytes(Buffer.from(n, 'latin1')));
-          },
-          async removexattr(path: string, attr: string) {
-            xattr('remove', path, await host(path), attr);
-          },
+          getxattr: (path: string, attr: string): Promise<Uint8Array> => within(path, false, (full) => xattr<Buffer>('get', path, full, attr)),
+          setxattr: (path: string, attr: string, value: Uint8Array, flags = 0) =>
+            within(path, false, (full) => void xattr('set', path, full, attr, value, flags)),
+          listxattr: (path: string) =>
+            within(path, false, (full) => {
+              const names = xattr<Buffer>('list', path, full).toString('latin1').split('\0');
+              return names.filter((n) => n !== '').map((n) => nameFromBytes(Buffer.from(n, 'latin1')));
+            }),
+          removexattr: (path: string, attr: string) => within(path, false, (full) => void xattr('remove', path, full, attr)),
         }
       : {}),
     async statfs() {

@@ -39,6 +39,43 @@ describe('localBackend', () => {
     await writeFile(b, '/alias/f', 'via alias');
     expect(await readFile(join(root, 'inner', 'f'), 'utf8')).toBe('via alias');
   });
+  for (const metadata of ['sync', 'async'] as const) {
+    it(`paths longer than the host takes in one call work (metadata ${metadata}), and descriptors are not left open`, async () => {
+      const b = localBackend({ root, metadata });
+      const name = (c: string) => c.repeat(255);
+      let dir = `/deep-${metadata}`;
+      await b.mkdir(dir);
+      for (const c of 'abcdefghijklmnopqrst') {
+        dir += `/${name(c)}`;
+        await b.mkdir(dir);
+      }
+      expect(root.length + dir.length).toBeGreaterThan(5000);
+      const fds = async () => (await import('node:fs/promises')).readdir('/proc/self/fd').then((l) => l.length);
+      const before = await fds();
+      await writeFile(b, `${dir}/f`, 'deep');
+      expect(await readText(b, `${dir}/f`)).toBe('deep');
+      expect((await b.stat(`${dir}/f`)).size).toBe(4);
+      await b.rename(`${dir}/f`, `/deep-${metadata}/${name('a')}/g`);
+      await b.link(`/deep-${metadata}/${name('a')}/g`, `${dir}/h`);
+      expect((await b.stat(`${dir}/h`)).nlink).toBe(2);
+      await b.chmod(`${dir}/h`, 0o600);
+      await b.symlink('h', `${dir}/l`);
+      expect(await b.readlink(`${dir}/l`)).toBe('h');
+      expect((await b.list(dir)).map((e) => e.name).sort()).toEqual(['h', 'l']);
+      await expectCode(b.stat(`${dir}/missing/x`), 'ENOENT');
+      await expectCode(b.list(`${dir}/h/x`), 'ENOTDIR');
+      // Beyond the first 3 KiB a symlinked directory is not followed, even one inside the root.
+      await b.symlink(join(root, 'inner'), `${dir}/to-inner`);
+      await expectCode(b.open(`${dir}/to-inner/f`, parseOpenFlags('w')), 'EACCES');
+      await expectCode(b.list(`${dir}/to-inner`), 'EACCES');
+      for (const f of ['h', 'l', 'to-inner']) await b.unlink(`${dir}/${f}`);
+      await b.unlink(`/deep-${metadata}/${name('a')}/g`);
+      expect(await b.list(dir)).toEqual([]);
+      expect(await fds()).toBe(before);
+      for (; dir !== '/'; dir = dir.slice(0, dir.lastIndexOf('/')) || '/') await b.rmdir(dir);
+      expect((await b.list('/')).map((e) => e.name)).not.toContain(`deep-${metadata}`);
+    });
+  }
   it('opening a symlink itself rejects ELOOP (links are not followed)', async () => {
     const b = localBackend({ root });
     await expectCode(b.open('/escape', parseOpenFlags('r')), 'ELOOP');
