@@ -33,6 +33,13 @@ export interface Stat {
    * FUSE adapter shows it for backends with `nativeRoot` (else the kernel numbers nodes itself).
    */
   ino?: number;
+  /**
+   * The file's whole content, when the stat fetched it anyway (a key/value store's get brings the
+   * value with its size). A FUSE mount may then answer a read-only open of the file that follows
+   * within moments from it, without asking the backend again. Small values only; never set in a
+   * listing's stats.
+   */
+  content?: Uint8Array;
 }
 
 /** One entry of a directory listing. `stat`, when present, saves a `stat` call per entry. */

@@ -216,7 +216,8 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
         const value = await getValue(path);
         if (value !== null) {
           remember(path, value);
-          return fileStat(value.length);
+          // A small value travels with its stat: a mount opens it without a second get.
+          return value.length <= RECENT_MAX_VALUE ? { ...fileStat(value.length), content: value } : fileStat(value.length);
         }
         if (await hasChildren(path)) return dirStat();
         throw new ShylockError('ENOENT', `stat ${path}: no such key or prefix in etcd`);

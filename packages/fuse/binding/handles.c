@@ -1,4 +1,5 @@
 #include "handles.h"
+#include "prefetch.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -28,7 +29,10 @@ void ht_destroy(handle_table_t *t, void (*release)(void *owner)) {
     handle_t *h = t->buckets[i];
     while (h) {
       handle_t *next = h->next;
-      if (release && h->owner) release(h->owner);
+      if (h->flags & H_OWNED)
+        free(h->owner);
+      else if (release && h->owner)
+        release(h->owner);
       free(h);
       h = next;
     }
@@ -188,4 +192,13 @@ int ht_flush_noop(handle_table_t *t, uint64_t fh) {
   int noop = h ? (h->flags & H_FLUSH_NOOP) != 0 : 0;
   pthread_mutex_unlock(&t->lock);
   return noop;
+}
+
+int ht_owned_stat(handle_table_t *t, uint64_t fh, struct stat *st) {
+  pthread_mutex_lock(&t->lock);
+  handle_t *h = *find(t, fh);
+  int owned = h && (h->flags & H_OWNED);
+  if (owned) *st = ((const content_t *)h->owner)->st;
+  pthread_mutex_unlock(&t->lock);
+  return owned;
 }

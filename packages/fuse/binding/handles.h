@@ -5,8 +5,10 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
-enum { H_READ = 1, H_WRITE = 2, H_FLUSH_NOOP = 4 };
+/** H_OWNED: owner is a content_t (prefetch.h) the table frees, not something of JavaScript's. */
+enum { H_READ = 1, H_WRITE = 2, H_FLUSH_NOOP = 4, H_OWNED = 8 };
 enum { DIR_READ = 0, DIR_WRITE = 1 };
 /** Credit that is never spent. */
 #define CREDIT_UNLIMITED (-1)
@@ -37,7 +39,7 @@ typedef struct {
 } grant_t;
 
 int ht_init(handle_table_t *t);
-/** Frees every entry; owners are handed to release (may be NULL). */
+/** Frees every entry; owners are handed to release (may be NULL), H_OWNED ones freed. */
 void ht_destroy(handle_table_t *t, void (*release)(void *owner));
 /** Adds (or replaces) an entry, copied; returns the replaced entry's owner, or NULL. -1 in *err on ENOMEM. */
 void *ht_put(handle_table_t *t, const handle_t *h, int *err);
@@ -58,6 +60,8 @@ int ht_credit(handle_table_t *t, uint64_t fh, int dir, int64_t bytes, int64_t op
 void ht_revoke(handle_table_t *t);
 /** The descriptor of fh, or -1. */
 int ht_fd(handle_table_t *t, uint64_t fh);
+/** The stat of an H_OWNED handle's content into st; 1 when fh is one. */
+int ht_owned_stat(handle_table_t *t, uint64_t fh, struct stat *st);
 /** 1 when fh's flush has nothing to do. */
 int ht_flush_noop(handle_table_t *t, uint64_t fh);
 

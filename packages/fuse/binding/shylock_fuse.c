@@ -32,6 +32,7 @@
 #include "below.h"
 #include "handles.h"
 #include "names.h"
+#include "prefetch.h"
 
 // Operations that cross to JavaScript; the numbers are shared with src/binding.ts.
 enum {
@@ -52,6 +53,10 @@ enum { IO_CALLER = 0, IO_STAT = 4, IO_STATFS = 16, IO_SIZE = 32, STAT_FIELDS = 1
 /** Or'ed into the handle an open answers: that open bypasses the page cache. */
 #define DIRECT_IO_BIT 0x40000000
 #define SLOTS 1024
+/** Handles the FUSE threads open themselves (from prefetched content) have this bit; JavaScript's never. */
+#define OWN_FH_BIT (1ull << 62)
+/** How long a lookup's content waits for its open, ns. */
+#define PREFETCH_NS 200000000ull
 /** Queued by the loop thread when the mount's connection has ended (never a request id). */
 #define END_MARK ((void *)(uintptr_t)0x100000000ull)
 /** A time of "leave it as it is" (UTIME_OMIT) crosses as this many milliseconds. */
@@ -98,6 +103,9 @@ typedef struct {
   atomic_int closing;
   unsigned max_threads, max_write, max_readahead, max_read;
   int use_ino;
+  prefetch_t prefetch;
+  atomic_int prefetch_on;       /* contents given with stats are kept for the opens that follow */
+  atomic_uint_fast64_t own_fh;  /* the last handle number of the FUSE threads' own opens */
   pthread_mutex_t lock;
   request_t *slots[SLOTS];
   uint32_t next_id;
@@ -515,6 +523,7 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
   mount_t *m = current_mount();
   if (native_root(m)) {
     int result;
+    if (fi && (fi->fh & OWN_FH_BIT) && ht_owned_stat(&m->handles, fi->fh, st)) return 0;
     int fd = fi ? ht_fd(&m->handles, fi->fh) : -1;
     if (fd >= 0) {
       result = fstat(fd, st) == 0 ? 0 : -errno;
@@ -581,13 +590,42 @@ static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_inf
 }
 
 static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi) {
+  if (fi && (fi->fh & OWN_FH_BIT)) fi = NULL;  // a handle JavaScript does not know: truncate the path
   request_t r = {.op = fi ? OP_FTRUNCATE : OP_TRUNCATE, .path = path, .offset = size, .fh = fi ? fi->fh : 0};
   return cross(current_mount(), &r);
 }
 
+/**
+ * A read-only open of a path whose content came with its lookup moments ago: a handle of the
+ * FUSE threads' own over a copy of it, read, fstat'ed, flushed and released here, no JavaScript.
+ */
+static int open_prefetched(mount_t *m, const char *path, struct fuse_file_info *fi) {
+  if (!atomic_load(&m->prefetch_on) || (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_DIRECT))) return 0;
+  content_t *c = pf_take(&m->prefetch, path, pf_now());
+  if (!c) return 0;
+  handle_t h = {0};
+  h.fh = OWN_FH_BIT | (atomic_fetch_add(&m->own_fh, 1) + 1);
+  h.fd = -1;
+  h.bytes = c->bytes;
+  h.length = c->length;
+  h.owner = c;
+  h.flags = H_READ | H_FLUSH_NOOP | H_OWNED;
+  for (int d = 0; d < 2; d++) h.credit[d][0] = h.credit[d][1] = CREDIT_UNLIMITED;
+  int err;
+  ht_put(&m->handles, &h, &err);
+  if (err) {
+    free(c);
+    return 0;
+  }
+  fi->fh = h.fh;
+  return 1;
+}
+
 static int op_open(const char *path, struct fuse_file_info *fi) {
+  mount_t *m = current_mount();
+  if (open_prefetched(m, path, fi)) return 0;
   request_t r = {.op = OP_OPEN, .path = path, .flags = fi->flags, .fi = fi};
-  return cross(current_mount(), &r);
+  return cross(m, &r);
 }
 
 static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi) {
@@ -664,11 +702,18 @@ static int op_flush(const char *path, struct fuse_file_info *fi) {
 }
 
 static int op_release(const char *path, struct fuse_file_info *fi) {
+  mount_t *m = current_mount();
+  if (fi->fh & OWN_FH_BIT) {
+    void *owner = NULL;
+    if (ht_remove(&m->handles, fi->fh, NULL, &owner)) free(owner);
+    return 0;
+  }
   request_t r = {.op = OP_RELEASE, .path = path, .fh = fi->fh};
-  return cross(current_mount(), &r);
+  return cross(m, &r);
 }
 
 static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi) {
+  if (fi->fh & OWN_FH_BIT) return 0;  // read-only, nothing written
   request_t r = {.op = OP_FSYNC, .path = path, .flags = datasync, .fh = fi->fh};
   return cross(current_mount(), &r);
 }
@@ -839,6 +884,8 @@ static void finish(napi_env env, mount_t *m) {
   finish_env = env;
   ht_destroy(&m->handles, release_owner);
   finish_env = NULL;
+  atomic_store(&m->prefetch_on, 0);
+  pf_clear(&m->prefetch);
   if (m->root_fd >= 0) close(m->root_fd);
   m->root_fd = -1;
 }
@@ -923,6 +970,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[8], &use_ino);
   m->use_ino = use_ino;
   pthread_mutex_init(&m->lock, NULL);
+  pf_init(&m->prefetch);
   napi_create_reference(env, argv[3], 1, &m->io_ref);
 
   struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
@@ -943,6 +991,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   fuse_opt_free_args(&args);
   if (!m->fuse) {
     ht_destroy(&m->handles, NULL);
+    pf_destroy(&m->prefetch);
     free(mnt);
     free(m);
     napi_throw_error(env, "EINVAL", "shylock-fuse: libfuse refused the mount options (see the message above)");
@@ -951,6 +1000,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   if (fuse_mount(m->fuse, mnt) != 0) {
     fuse_destroy(m->fuse);
     ht_destroy(&m->handles, NULL);
+    pf_destroy(&m->prefetch);
     free(mnt);
     free(m);
     napi_throw_error(env, "EIO", "shylock-fuse: the kernel refused the mount (see the message above)");
@@ -998,7 +1048,18 @@ static napi_value js_reply(napi_env env, napi_callback_info info) {
   switch (r->op) {
     case OP_GETATTR:
     case OP_FGETATTR:
-      if (result == 0) fill_stat(r->st, m->io + IO_STAT);
+      if (result == 0) {
+        fill_stat(r->st, m->io + IO_STAT);
+        // The content came with the stat: kept a moment for the read-only open that follows.
+        void *data;
+        size_t length;
+        napi_typedarray_type type;
+        if (r->op == OP_GETATTR && atomic_load(&m->prefetch_on) && S_ISREG(r->st->st_mode) &&
+            napi_get_typedarray_info(env, argv[3], &type, &length, &data, NULL, NULL) == napi_ok && type == napi_uint8_array &&
+            (off_t)length == r->st->st_size) {
+          pf_put(&m->prefetch, r->path, r->st, data, length, pf_now() + PREFETCH_NS);
+        }
+      }
       break;
     case OP_STATFS:
       if (result == 0) {
@@ -1260,6 +1321,30 @@ static napi_value js_fast_close(napi_env env, napi_callback_info info) {
   return int_array(env, flat, 4);
 }
 
+// fastPrefetch(mount, on): contents given with stats are kept for the opens that follow (or none, and those kept go)
+static napi_value js_fast_prefetch(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  napi_value undef = get_args(env, info, 2, argv);
+  mount_t *m = mount_arg(env, argv[0]);
+  if (!m) return NULL;
+  bool on = false;
+  napi_get_value_bool(env, argv[1], &on);
+  if (m->finished) return undef;
+  atomic_store(&m->prefetch_on, on);
+  if (!on) pf_clear(&m->prefetch);
+  return undef;
+}
+
+// fastForget(mount): drops the contents kept for opens (something changed through the mount)
+static napi_value js_fast_forget(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  napi_value undef = get_args(env, info, 1, argv);
+  mount_t *m = mount_arg(env, argv[0]);
+  if (!m) return NULL;
+  if (!m->finished) pf_clear(&m->prefetch);
+  return undef;
+}
+
 static napi_value js_fast_revoke(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   napi_value undef = get_args(env, info, 1, argv);
@@ -1478,6 +1563,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"invalidate", NULL, js_invalidate, NULL, NULL, NULL, napi_default, NULL},
     {"hostXattr", NULL, js_host_xattr, NULL, NULL, NULL, napi_default, NULL},
     {"hostMknod", NULL, js_host_mknod, NULL, NULL, NULL, napi_default, NULL},
+    {"fastPrefetch", NULL, js_fast_prefetch, NULL, NULL, NULL, napi_default, NULL},
+    {"fastForget", NULL, js_fast_forget, NULL, NULL, NULL, napi_default, NULL},
     {"version", NULL, js_version, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

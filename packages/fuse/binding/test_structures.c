@@ -14,6 +14,7 @@
 #include "below.h"
 #include "handles.h"
 #include "names.h"
+#include "prefetch.h"
 
 static int passed, failed;
 #define CHECK(cond)                                                \
@@ -178,7 +179,61 @@ static void test_below(void) {
   CHECK(system(path) == 0);
 }
 
+static void test_prefetch(void) {
+  prefetch_t p;
+  pf_init(&p);
+  struct stat st = {0};
+  st.st_mode = S_IFREG | 0644;
+  st.st_size = 999;  // the content's length wins
+  uint64_t now = pf_now();
+  CHECK(pf_put(&p, "/a", &st, "hello", 5, now + 1000000) == 0);
+  CHECK(pf_put(&p, "/a", &st, "again", 5, now + 1000000) == 0);  // the same path: replaced
+  CHECK(pf_take(&p, "/b", now) == NULL);
+  content_t *c = pf_take(&p, "/a", now);
+  CHECK(c && c->length == 5 && memcmp(c->bytes, "again", 5) == 0 && c->st.st_size == 5 && S_ISREG(c->st.st_mode));
+  free(c);
+  CHECK(pf_take(&p, "/a", now) == NULL);  // taken once
+  CHECK(pf_put(&p, "/old", &st, "x", 1, now + 10) == 0);
+  CHECK(pf_take(&p, "/old", now + 10) == NULL);  // expired
+  CHECK(pf_put(&p, "/empty", &st, NULL, 0, now + 1000000) == 0);
+  c = pf_take(&p, "/empty", now);
+  CHECK(c && c->length == 0);
+  free(c);
+  // More paths than slots: the newest are kept, nothing leaks (ASan).
+  char name[32];
+  for (int i = 0; i < 3 * PREFETCH_SLOTS; i++) {
+    snprintf(name, sizeof name, "/k%d", i);
+    CHECK(pf_put(&p, name, &st, name, strlen(name), now + 1000000) == 0);
+  }
+  snprintf(name, sizeof name, "/k%d", 3 * PREFETCH_SLOTS - 1);
+  c = pf_take(&p, name, now);
+  CHECK(c && c->length == strlen(name));
+  free(c);
+  pf_clear(&p);
+  CHECK(pf_take(&p, "/k0", now) == NULL);
+  // A handle over taken content: the table frees it, with its stat at hand.
+  handle_table_t t;
+  CHECK(ht_init(&t) == 0);
+  CHECK(pf_put(&p, "/h", &st, "abc", 3, now + 1000000) == 0);
+  c = pf_take(&p, "/h", now);
+  handle_t h = {0};
+  h.fh = 1ull << 62;
+  h.fd = -1;
+  h.bytes = c->bytes;
+  h.length = c->length;
+  h.owner = c;
+  h.flags = H_READ | H_OWNED;
+  int err;
+  ht_put(&t, &h, &err);
+  struct stat out;
+  CHECK(err == 0 && ht_owned_stat(&t, h.fh, &out) == 1 && out.st_size == 3);
+  CHECK(ht_owned_stat(&t, 7, &out) == 0);
+  ht_destroy(&t, NULL);
+  pf_destroy(&p);
+}
+
 int main(void) {
+  test_prefetch();
   test_names();
   test_handles();
   test_below();

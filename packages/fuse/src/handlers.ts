@@ -152,7 +152,8 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
         path,
         cb,
         () => statOf(path),
-        (s) => [toStat(s)],
+        // A content that came with the stat may serve the open that follows (see fastPrefetch).
+        (s) => [toStat(s), s.content],
       ),
     fgetattr: (path: string, fd: number, cb: Cb) =>
       requests.call(

@@ -42,9 +42,13 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     timeoutMs: options.timeoutMs ?? 30_000,
     pollMs: options.pollMs ?? 2,
     onError: options.onError,
-    onMutation: () => listings.forget(),
+    onMutation: () => {
+      listings.forget();
+      if (prefetching) session.fastForget();
+    },
   });
   const open = new OpenFiles();
+  let prefetching = false;
   let ended = () => {};
   const settings = kernelSettings(backend, options);
   const handlers = {} as ReturnType<typeof createHandlers>;
@@ -78,14 +82,26 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     throw new ShylockError('EIO', `could not mount ${target}: ${(err as Error).message}`, { op: 'mount', path: target, cause: err });
   }
   /**
+   * Opens served from the content a stat brought (Stat.content), no JavaScript: only while no QoS
+   * rule applies, since such a handle pays for nothing. A file opened so before a rule came keeps
+   * reading its value (a key/value store's, some KiB) unthrottled until it is closed.
+   */
+  const prefetch = () => {
+    const on = nativeIo && (options.qos?.empty ?? true);
+    if (on !== prefetching) session.fastPrefetch(on);
+    prefetching = on;
+  };
+  /**
    * Rules changed: native I/O prepaid under the old ones stops at once (the next request pays
    * anew), and pages the kernel read ahead under them are dropped, so open files are read under
    * the new rules from the next byte.
    */
   const stopRevoking = options.qos?.onChange?.(() => {
     if (nativeIo) session.fastRevoke();
+    prefetch();
     session.invalidate(open.paths());
   });
+  prefetch();
   // A directory passed through: getattr is lstat on the FUSE threads, fgetattr of a native handle
   // fstat of its descriptor. Off if the directory can't be opened (the backend then answers).
   if (nativeIo && fs.nativeRoot !== undefined) session.fastRoot(fs.nativeRoot);
