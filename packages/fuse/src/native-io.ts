@@ -5,12 +5,16 @@ import type { OpenFile } from './open-files.js';
 /** The first prepaid chunk of native I/O, and the largest: 256 KiB doubling up to 16 MiB. */
 export const FIRST_CHUNK = 256 * 1024;
 export const MAX_CHUNK = 16 * 1024 * 1024;
+const PAGE = 4096;
+/** The size of most requests of a sequential reader or writer. */
+const REQUEST = 128 * 1024;
 
 /**
  * Native I/O: files whose handle has a `native` descriptor (or value) are registered with the
  * binding, whose FUSE threads then serve their reads and writes while they hold credit. Without
- * a price the I/O is free; with one, the first request of each direction goes through JavaScript
- * and prepays the next chunk (refill), and what is left at close is given back.
+ * a price the I/O is free; with one, a first chunk is prepaid at open when the rule has it, a
+ * request out of credit goes through JavaScript and prepays the next chunk (refill), and what is
+ * left at close is given back.
  */
 export class NativeIo {
   constructor(
@@ -28,8 +32,20 @@ export class NativeIo {
       native.bytes !== undefined
         ? native.read && this.session.fastOpenMemory(fd, native.bytes, flags, free, free)
         : native.fd !== undefined && this.session.fastOpen(fd, native.fd, flags, free, free, free, free);
-    if (registered) file.native = { charged: !!native.charge, chunk: { read: FIRST_CHUNK, write: FIRST_CHUNK } };
-    return !!registered;
+    if (!registered) return false;
+    file.native = { charged: !!native.charge, chunk: { read: FIRST_CHUNK, write: FIRST_CHUNK } };
+    // Paid for, the first requests need no JavaScript either: a value's whole length in pages (the
+    // kernel asks for whole pages) or a first chunk of a descriptor, with an operation per 128 KiB
+    // (the kernel's usual request), when the rule has them now. Given back at close if unused.
+    if (native.charge) {
+      const first = native.bytes !== undefined ? Math.max(PAGE, Math.ceil(native.bytes.length / PAGE) * PAGE) : FIRST_CHUNK;
+      const ops = Math.ceil(first / REQUEST);
+      for (const kind of ['read', 'write'] as const) {
+        if (!native[kind] || (kind === 'write' && native.bytes !== undefined)) continue;
+        if (native.charge(kind, first, ops)) this.session.fastCredit(fd, kind === 'write', first, ops);
+      }
+    }
+    return true;
   }
 
   /**
