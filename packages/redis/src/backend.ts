@@ -29,6 +29,12 @@ export const decodeName = (segment: string) => segment.replace(/%2F/gi, '/').rep
 
 const now = () => Date.now();
 const dirStat = (): Stat => ({ type: 'directory', size: 0, mode: 0o755, mtimeMs: now(), nlink: 2 });
+/**
+ * A stat of a kv key fetches this much of its value in the same round trip: a value no longer
+ * than this comes whole with its stat, so a mount opens it without a GET of its own; a longer
+ * one costs the stat these bytes more.
+ */
+const HEAD_BYTES = 4096;
 const fileStat = (size: number): Stat => ({ type: 'file', size, mode: 0o644, mtimeMs: now() });
 const streamStat = (): Stat => ({ type: 'stream', size: 0, mode: 0o644, mtimeMs: now() });
 
@@ -127,12 +133,25 @@ return -1`,
     });
     return found;
   };
-  type Kind = { kind: 'file'; size: number } | { kind: 'directory' } | { kind: 'other'; type: string } | { kind: 'none' };
-  const kvKind = async (rest: string): Promise<Kind> => {
+  type Kind =
+    | { kind: 'file'; size: number; content?: Buffer }
+    | { kind: 'directory' }
+    | { kind: 'other'; type: string }
+    | { kind: 'none' };
+  /**
+   * What `rest` is. With `head`, a string's first HEAD_BYTES come along in the same round trip:
+   * the whole value when it is that small (see Stat.content).
+   */
+  const kvKind = async (rest: string, head = false): Promise<Kind> => {
     if (rest === '') return { kind: 'directory' };
     const c = client();
-    const [type, size, marker] = await Promise.all([c.type(kvKey(rest)), c.strlen(kvKey(rest)).catch(() => 0), c.exists(kvDir(rest))]);
-    if (type === 'string') return { kind: 'file', size };
+    const [type, size, marker, start] = await Promise.all([
+      c.type(kvKey(rest)),
+      c.strlen(kvKey(rest)).catch(() => 0),
+      c.exists(kvDir(rest)),
+      head ? c.getrangeBuffer(kvKey(rest), 0, HEAD_BYTES - 1).catch(() => null) : null,
+    ]);
+    if (type === 'string') return start && start.length === size ? { kind: 'file', size, content: start } : { kind: 'file', size };
     if (marker || (await hasChild(rest))) return { kind: 'directory' };
     return type === 'none' ? { kind: 'none' } : { kind: 'other', type };
   };
@@ -267,8 +286,8 @@ return -1`,
         if (p.area === 'root') return dirStat();
         if (p.area === 'unknown') throw new ShylockError('ENOENT', `stat ${path}: the root holds only ${AREAS.join(', ')}`);
         if (p.area === 'kv') {
-          const kind = await kvKind(p.rest);
-          if (kind.kind === 'file') return fileStat(kind.size);
+          const kind = await kvKind(p.rest, true);
+          if (kind.kind === 'file') return kind.content ? { ...fileStat(kind.size), content: kind.content } : fileStat(kind.size);
           if (kind.kind === 'directory') return dirStat();
           throw new ShylockError('ENOENT', `stat ${path}: no such key or prefix in Redis`);
         }

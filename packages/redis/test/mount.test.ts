@@ -52,6 +52,21 @@ describe.skipIf(!redis)(`a Redis mount seen from the shell${skip ? ` (skipped: $
     expect((await sh(`${cli()} --scan --pattern '${dir}-copy*'`)).stdout).toBe('');
   });
 
+  it('a small value comes with its stat and is read with no GET of its own; a longer one is GET whole', async () => {
+    const key = randomName();
+    const long = 'x'.repeat(5000);
+    await sh(`${cli()} SET ${key}-small 'four KiB or less' && ${cli()} SET ${key}-long ${long}`);
+    const gets = async () => Number(/cmdstat_get:calls=(\d+)/.exec((await sh(`${cli()} INFO commandstats`)).stdout)?.[1] ?? 0);
+    const before = await gets();
+    expect((await sh(`cat ${mnt}/kv/${key}-small`)).stdout).toBe('four KiB or less');
+    expect(await gets()).toBe(before);
+    expect((await sh(`cat ${mnt}/kv/${key}-long`)).stdout).toBe(long);
+    expect(await gets()).toBe(before + 1);
+    // A value changed by another client is read anew (the content lives 200 ms at most).
+    await sh(`${cli()} SET ${key}-small 'changed'`);
+    expect((await sh(`cat ${mnt}/kv/${key}-small`)).stdout).toBe('changed');
+  });
+
   it('echo over a longer value replaces it whole (O_TRUNC)', async () => {
     const key = randomName();
     expect((await sh(`echo before > ${mnt}/kv/${key} && echo after > ${mnt}/kv/${key} && cat ${mnt}/kv/${key}`)).stdout).toBe('after\n');
