@@ -437,7 +437,8 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
     },
     chmod: (path, mode) => within(path, true, (full) => meta.chmod(full, mode)),
     utimes: (path, atimeMs, mtimeMs) => within(path, false, (full) => fsp.lutimes(full, atimeMs / 1000, mtimeMs / 1000)),
-    chown: (path, uid, gid) => within(path, false, (full) => fsp.lchown(full, uid === 0xffffffff ? -1 : uid, gid === 0xffffffff ? -1 : gid)),
+    chown: (path, uid, gid) =>
+      within(path, false, (full) => fsp.lchown(full, uid === 0xffffffff ? -1 : uid, gid === 0xffffffff ? -1 : gid)),
     symlink: async (target, path) => {
       await within(path, false, (full) => fsp.symlink(hostPath(target), full));
       forget();
@@ -460,7 +461,8 @@ export function localBackend(options: LocalBackendOptions | string): Backend {
     },
     ...(xattrs
       ? {
-          getxattr: (path: string, attr: string): Promise<Uint8Array> => within(path, false, (full) => xattr<Buffer>('get', path, full, attr)),
+          getxattr: (path: string, attr: string): Promise<Uint8Array> =>
+            within(path, false, (full) => xattr<Buffer>('get', path, full, attr)),
           setxattr: (path: string, attr: string, value: Uint8Array, flags = 0) =>
             within(path, false, (full) => void xattr('set', path, full, attr, value, flags)),
           listxattr: (path: string) =>

@@ -133,11 +133,7 @@ return -1`,
     });
     return found;
   };
-  type Kind =
-    | { kind: 'file'; size: number; content?: Buffer }
-    | { kind: 'directory' }
-    | { kind: 'other'; type: string }
-    | { kind: 'none' };
+  type Kind = { kind: 'file'; size: number; content?: Buffer } | { kind: 'directory' } | { kind: 'other'; type: string } | { kind: 'none' };
   /**
    * What `rest` is. With `head`, a string's first HEAD_BYTES come along in the same round trip:
    * the whole value when it is that small (see Stat.content).
