@@ -36,6 +36,7 @@ export type { OptionDecl } from './options.js';
 export { BACKEND_METHODS, MUTATING_METHODS, PATH_METHODS } from './methods.js';
 export type { BackendMethod, ComposeAnswer, MethodRow } from './methods.js';
 export { compose } from './compose.js';
+export { STAT_CONTENT_MAX } from './types.js';
 export type { ComposeOptions } from './compose.js';
 export type {
   Backend,

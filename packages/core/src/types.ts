@@ -36,11 +36,17 @@ export interface Stat {
   /**
    * The file's whole content, when the stat fetched it anyway (a key/value store's get brings the
    * value with its size). A FUSE mount may then answer a read-only open of the file that follows
-   * within moments from it, without asking the backend again. Small values only; never set in a
-   * listing's stats.
+   * within moments from it, without asking the backend again. At most {@link STAT_CONTENT_MAX}
+   * bytes; never set in a listing's stats.
    */
   content?: Uint8Array;
 }
+
+/**
+ * The largest {@link Stat.content} worth handing over (1 MiB, what one FUSE request carries): the
+ * FUSE adapter keeps nothing larger.
+ */
+export const STAT_CONTENT_MAX = 1 << 20;
 
 /** One entry of a directory listing. `stat`, when present, saves a `stat` call per entry. */
 export interface DirEntry {

@@ -12,6 +12,7 @@ import {
   normalizePath,
   readOnly as readOnlyLayer,
   ShylockError,
+  STAT_CONTENT_MAX,
   type Backend,
   type DirEntry,
   type Stat,
@@ -216,8 +217,8 @@ export function etcdBackend(options: EtcdBackendOptions = {}): Backend {
         const value = await getValue(path);
         if (value !== null) {
           remember(path, value);
-          // A small value travels with its stat: a mount opens it without a second get.
-          return value.length <= RECENT_MAX_VALUE ? { ...fileStat(value.length), content: value } : fileStat(value.length);
+          // The value came anyway: it travels with its stat, and a mount opens it without a second get.
+          return value.length <= STAT_CONTENT_MAX ? { ...fileStat(value.length), content: value } : fileStat(value.length);
         }
         if (await hasChildren(path)) return dirStat();
         throw new ShylockError('ENOENT', `stat ${path}: no such key or prefix in etcd`);

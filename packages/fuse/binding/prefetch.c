@@ -11,7 +11,8 @@ uint64_t pf_now(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void drop(prefetch_entry_t *e) {
+static void drop(prefetch_t *p, prefetch_entry_t *e) {
+  if (e->content) p->total -= e->content->length;
   free(e->path);
   free(e->content);
   e->path = NULL;
@@ -22,6 +23,7 @@ static void drop(prefetch_entry_t *e) {
 void pf_init(prefetch_t *p) {
   memset(p->slots, 0, sizeof p->slots);
   p->next = 0;
+  p->total = 0;
   pthread_mutex_init(&p->lock, NULL);
 }
 
@@ -31,6 +33,7 @@ void pf_destroy(prefetch_t *p) {
 }
 
 int pf_put(prefetch_t *p, const char *path, const struct stat *st, const void *bytes, size_t length, uint64_t expires) {
+  if (length > PREFETCH_MAX_ENTRY) return -EFBIG;
   content_t *c = malloc(sizeof *c + length);
   char *copy = strdup(path);
   if (!c || !copy) {
@@ -44,22 +47,28 @@ int pf_put(prefetch_t *p, const char *path, const struct stat *st, const void *b
   if (length) memcpy(c->bytes, bytes, length);
   uint64_t now = pf_now();
   pthread_mutex_lock(&p->lock);
-  // The same path's entry, else a free or expired slot, else the next in turn.
+  // Expired entries and the same path's go first; then a free slot, else the next in turn.
   prefetch_entry_t *slot = NULL;
-  for (int i = 0; i < PREFETCH_SLOTS && !slot; i++) {
-    if (p->slots[i].path && strcmp(p->slots[i].path, path) == 0) slot = &p->slots[i];
+  for (int i = 0; i < PREFETCH_SLOTS; i++) {
+    prefetch_entry_t *e = &p->slots[i];
+    if (e->path && (e->expires <= now || strcmp(e->path, path) == 0)) drop(p, e);
+    if (!e->path && !slot) slot = e;
   }
-  for (int i = 0; i < PREFETCH_SLOTS && !slot; i++) {
-    if (!p->slots[i].path || p->slots[i].expires <= now) slot = &p->slots[i];
+  if (p->total + length > PREFETCH_MAX_TOTAL) {
+    pthread_mutex_unlock(&p->lock);
+    free(c);
+    free(copy);
+    return -EFBIG;
   }
   if (!slot) {
     slot = &p->slots[p->next];
     p->next = (p->next + 1) % PREFETCH_SLOTS;
   }
-  drop(slot);
+  drop(p, slot);
   slot->path = copy;
   slot->content = c;
   slot->expires = expires;
+  p->total += length;
   pthread_mutex_unlock(&p->lock);
   return 0;
 }
@@ -72,9 +81,10 @@ content_t *pf_take(prefetch_t *p, const char *path, uint64_t now) {
     if (!e->path || strcmp(e->path, path) != 0) continue;
     if (e->expires > now) {
       taken = e->content;
+      p->total -= taken->length;
       e->content = NULL;
     }
-    drop(e);
+    drop(p, e);
     break;
   }
   pthread_mutex_unlock(&p->lock);
@@ -83,6 +93,6 @@ content_t *pf_take(prefetch_t *p, const char *path, uint64_t now) {
 
 void pf_clear(prefetch_t *p) {
   pthread_mutex_lock(&p->lock);
-  for (int i = 0; i < PREFETCH_SLOTS; i++) drop(&p->slots[i]);
+  for (int i = 0; i < PREFETCH_SLOTS; i++) drop(p, &p->slots[i]);
   pthread_mutex_unlock(&p->lock);
 }

@@ -18,6 +18,9 @@ typedef struct {
 } content_t;
 
 #define PREFETCH_SLOTS 64
+/** The largest content kept (one FUSE request), and the most kept at once. */
+#define PREFETCH_MAX_ENTRY (1u << 20)
+#define PREFETCH_MAX_TOTAL (16u << 20)
 
 typedef struct {
   char *path;
@@ -29,11 +32,16 @@ typedef struct {
   pthread_mutex_t lock;
   prefetch_entry_t slots[PREFETCH_SLOTS];
   unsigned next; /* the slot taken when none is free */
+  size_t total;  /* content bytes kept */
 } prefetch_t;
 
 void pf_init(prefetch_t *p);
 void pf_destroy(prefetch_t *p);
-/** Keeps copies of path, st (its size set to length) and bytes until expires; 0 or -ENOMEM. */
+/**
+ * Keeps copies of path, st (its size set to length) and bytes until expires; 0, -EFBIG when the
+ * content is over PREFETCH_MAX_ENTRY or would take the total over PREFETCH_MAX_TOTAL (nothing
+ * kept), or -ENOMEM.
+ */
 int pf_put(prefetch_t *p, const char *path, const struct stat *st, const void *bytes, size_t length, uint64_t expires);
 /** Takes path's entry if it has not expired at now: the caller owns the content (free()), or NULL. */
 content_t *pf_take(prefetch_t *p, const char *path, uint64_t now);

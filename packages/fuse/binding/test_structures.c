@@ -179,6 +179,9 @@ static void test_below(void) {
   CHECK(system(path) == 0);
 }
 
+/** An expiry that does not come during the test (ns). */
+#define LATER 60000000000ull
+
 static void test_prefetch(void) {
   prefetch_t p;
   pf_init(&p);
@@ -186,8 +189,8 @@ static void test_prefetch(void) {
   st.st_mode = S_IFREG | 0644;
   st.st_size = 999;  // the content's length wins
   uint64_t now = pf_now();
-  CHECK(pf_put(&p, "/a", &st, "hello", 5, now + 1000000) == 0);
-  CHECK(pf_put(&p, "/a", &st, "again", 5, now + 1000000) == 0);  // the same path: replaced
+  CHECK(pf_put(&p, "/a", &st, "hello", 5, now + LATER) == 0);
+  CHECK(pf_put(&p, "/a", &st, "again", 5, now + LATER) == 0);  // the same path: replaced
   CHECK(pf_take(&p, "/b", now) == NULL);
   content_t *c = pf_take(&p, "/a", now);
   CHECK(c && c->length == 5 && memcmp(c->bytes, "again", 5) == 0 && c->st.st_size == 5 && S_ISREG(c->st.st_mode));
@@ -195,7 +198,7 @@ static void test_prefetch(void) {
   CHECK(pf_take(&p, "/a", now) == NULL);  // taken once
   CHECK(pf_put(&p, "/old", &st, "x", 1, now + 10) == 0);
   CHECK(pf_take(&p, "/old", now + 10) == NULL);  // expired
-  CHECK(pf_put(&p, "/empty", &st, NULL, 0, now + 1000000) == 0);
+  CHECK(pf_put(&p, "/empty", &st, NULL, 0, now + LATER) == 0);
   c = pf_take(&p, "/empty", now);
   CHECK(c && c->length == 0);
   free(c);
@@ -203,7 +206,7 @@ static void test_prefetch(void) {
   char name[32];
   for (int i = 0; i < 3 * PREFETCH_SLOTS; i++) {
     snprintf(name, sizeof name, "/k%d", i);
-    CHECK(pf_put(&p, name, &st, name, strlen(name), now + 1000000) == 0);
+    CHECK(pf_put(&p, name, &st, name, strlen(name), now + LATER) == 0);
   }
   snprintf(name, sizeof name, "/k%d", 3 * PREFETCH_SLOTS - 1);
   c = pf_take(&p, name, now);
@@ -211,10 +214,26 @@ static void test_prefetch(void) {
   free(c);
   pf_clear(&p);
   CHECK(pf_take(&p, "/k0", now) == NULL);
+  // Caps: one content over 1 MiB, or more than 16 MiB kept at once, is not kept.
+  uint8_t *big = calloc(1, PREFETCH_MAX_ENTRY + 1);
+  CHECK(pf_put(&p, "/big", &st, big, PREFETCH_MAX_ENTRY + 1, now + LATER) == -EFBIG);
+  for (unsigned i = 0; i < PREFETCH_MAX_TOTAL / PREFETCH_MAX_ENTRY; i++) {
+    snprintf(name, sizeof name, "/m%u", i);
+    CHECK(pf_put(&p, name, &st, big, PREFETCH_MAX_ENTRY, now + LATER) == 0);
+  }
+  CHECK(pf_put(&p, "/one-more", &st, big, PREFETCH_MAX_ENTRY, now + LATER) == -EFBIG);
+  CHECK(pf_put(&p, "/m0", &st, big, PREFETCH_MAX_ENTRY, now + LATER) == 0);  // replaces its own
+  c = pf_take(&p, "/m1", now);
+  CHECK(c != NULL);
+  free(c);
+  CHECK(pf_put(&p, "/one-more", &st, big, PREFETCH_MAX_ENTRY, now + LATER) == 0);  // room again
+  pf_clear(&p);
+  CHECK(p.total == 0);
+  free(big);
   // A handle over taken content: the table frees it, with its stat at hand.
   handle_table_t t;
   CHECK(ht_init(&t) == 0);
-  CHECK(pf_put(&p, "/h", &st, "abc", 3, now + 1000000) == 0);
+  CHECK(pf_put(&p, "/h", &st, "abc", 3, now + LATER) == 0);
   c = pf_take(&p, "/h", now);
   handle_t h = {0};
   h.fh = 1ull << 62;

@@ -32,7 +32,8 @@ const dirStat = (): Stat => ({ type: 'directory', size: 0, mode: 0o755, mtimeMs:
 /**
  * A stat of a kv key fetches this much of its value in the same round trip: a value no longer
  * than this comes whole with its stat, so a mount opens it without a GET of its own; a longer
- * one costs the stat these bytes more.
+ * one costs the stat these bytes more. (A GET of longer values at every stat would make each
+ * `ls -l` of a mount without attribute caching fetch every value.)
  */
 const HEAD_BYTES = 4096;
 const fileStat = (size: number): Stat => ({ type: 'file', size, mode: 0o644, mtimeMs: now() });
