@@ -54,5 +54,6 @@ export type {
   OpOptions,
   Stat,
   StatFs,
+  StatOptions,
 } from './types.js';
 export type { AccessKind, AcquireOptions, Limits, QosBinding, QosPolicy, QosRule } from './qos.js';

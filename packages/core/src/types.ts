@@ -61,6 +61,17 @@ export interface OpOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@link Backend.stat}. */
+export interface StatOptions extends OpOptions {
+  /**
+   * The caller will most likely read the whole file right after (a FUSE lookup that opens mostly
+   * follow): bring its content along (Stat.content, up to STAT_CONTENT_MAX) where that costs the
+   * stat no round trip of its own, even if it costs bytes. Without it, a backend brings content
+   * only where it comes for free or nearly.
+   */
+  content?: boolean;
+}
+
 /** Options of {@link Backend.open}. */
 export interface OpenOptions extends OpOptions {
   /** Permission bits of a file that `open` creates (default 0o644); ignored where files have none. */
@@ -222,7 +233,7 @@ export interface Backend {
    */
   readonly nativeRoot?: string;
   /** Rejects ENOENT when missing, ENOTDIR when a parent is a file. Does not follow a symlink at `path`. */
-  stat(path: string, options?: OpOptions): Promise<Stat>;
+  stat(path: string, options?: StatOptions): Promise<Stat>;
   /** The entries of a directory, without `.` and `..`. Rejects ENOENT, ENOTDIR on a file. */
   list(path: string, options?: OpOptions): Promise<DirEntry[]>;
   /**

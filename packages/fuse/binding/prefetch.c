@@ -18,12 +18,14 @@ static void drop(prefetch_t *p, prefetch_entry_t *e) {
   e->path = NULL;
   e->content = NULL;
   e->expires = 0;
+  e->kept = 0;
 }
 
 void pf_init(prefetch_t *p) {
   memset(p->slots, 0, sizeof p->slots);
   p->next = 0;
   p->total = 0;
+  p->offered = p->taken = 0;
   pthread_mutex_init(&p->lock, NULL);
 }
 
@@ -49,9 +51,12 @@ int pf_put(prefetch_t *p, const char *path, const struct stat *st, const void *b
   pthread_mutex_lock(&p->lock);
   // Expired entries and the same path's go first; then a free slot, else the next in turn.
   prefetch_entry_t *slot = NULL;
+  int again = 0;  // the same path's content was kept moments ago: the kernel looking again, not a new offer
   for (int i = 0; i < PREFETCH_SLOTS; i++) {
     prefetch_entry_t *e = &p->slots[i];
-    if (e->path && (e->expires <= now || strcmp(e->path, path) == 0)) drop(p, e);
+    int same = e->path && strcmp(e->path, path) == 0;
+    again |= same && now - e->kept < PREFETCH_SAME_BURST;
+    if (e->path && (same || e->expires <= now)) drop(p, e);
     if (!e->path && !slot) slot = e;
   }
   if (p->total + length > PREFETCH_MAX_TOTAL) {
@@ -68,7 +73,9 @@ int pf_put(prefetch_t *p, const char *path, const struct stat *st, const void *b
   slot->path = copy;
   slot->content = c;
   slot->expires = expires;
+  slot->kept = now;
   p->total += length;
+  if (!again) p->offered++;
   pthread_mutex_unlock(&p->lock);
   return 0;
 }
@@ -82,6 +89,7 @@ content_t *pf_take(prefetch_t *p, const char *path, uint64_t now) {
     if (e->expires > now) {
       taken = e->content;
       p->total -= taken->length;
+      p->taken++;
       e->content = NULL;
     }
     drop(p, e);

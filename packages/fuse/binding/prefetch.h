@@ -21,11 +21,14 @@ typedef struct {
 /** The largest content kept (one FUSE request), and the most kept at once. */
 #define PREFETCH_MAX_ENTRY (1u << 20)
 #define PREFETCH_MAX_TOTAL (16u << 20)
+/** A path kept again this soon is the kernel looking again in one burst, not a new offer (ns). */
+#define PREFETCH_SAME_BURST 20000000ull
 
 typedef struct {
   char *path;
   content_t *content;
   uint64_t expires; /* CLOCK_MONOTONIC ns */
+  uint64_t kept;    /* when it was kept */
 } prefetch_entry_t;
 
 typedef struct {
@@ -33,6 +36,7 @@ typedef struct {
   prefetch_entry_t slots[PREFETCH_SLOTS];
   unsigned next; /* the slot taken when none is free */
   size_t total;  /* content bytes kept */
+  uint64_t offered, taken; /* contents kept (not counting one that replaced its own path's), and taken by an open */
 } prefetch_t;
 
 void pf_init(prefetch_t *p);

@@ -521,9 +521,9 @@ static int native_lstat(mount_t *m, const char *path, struct stat *st, int *resu
 
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi) {
   mount_t *m = current_mount();
+  if (fi && (fi->fh & OWN_FH_BIT) && ht_owned_stat(&m->handles, fi->fh, st)) return 0;
   if (native_root(m)) {
     int result;
-    if (fi && (fi->fh & OWN_FH_BIT) && ht_owned_stat(&m->handles, fi->fh, st)) return 0;
     int fd = fi ? ht_fd(&m->handles, fi->fh) : -1;
     if (fd >= 0) {
       result = fstat(fd, st) == 0 ? 0 : -errno;
@@ -1335,6 +1335,18 @@ static napi_value js_fast_prefetch(napi_env env, napi_callback_info info) {
   return undef;
 }
 
+// fastPrefetchCounts(mount) → [contents kept, contents taken by an open] since the mount began
+static napi_value js_fast_prefetch_counts(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  get_args(env, info, 1, argv);
+  mount_t *m = mount_arg(env, argv[0]);
+  if (!m) return NULL;
+  pthread_mutex_lock(&m->prefetch.lock);
+  int64_t counts[2] = {(int64_t)m->prefetch.offered, (int64_t)m->prefetch.taken};
+  pthread_mutex_unlock(&m->prefetch.lock);
+  return int_array(env, counts, 2);
+}
+
 // fastForget(mount): drops the contents kept for opens (something changed through the mount)
 static napi_value js_fast_forget(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -1565,6 +1577,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"hostMknod", NULL, js_host_mknod, NULL, NULL, NULL, napi_default, NULL},
     {"fastPrefetch", NULL, js_fast_prefetch, NULL, NULL, NULL, napi_default, NULL},
     {"fastForget", NULL, js_fast_forget, NULL, NULL, NULL, napi_default, NULL},
+    {"fastPrefetchCounts", NULL, js_fast_prefetch_counts, NULL, NULL, NULL, napi_default, NULL},
     {"version", NULL, js_version, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

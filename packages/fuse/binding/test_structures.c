@@ -229,6 +229,7 @@ static void test_prefetch(void) {
   CHECK(pf_put(&p, "/one-more", &st, big, PREFETCH_MAX_ENTRY, now + LATER) == 0);  // room again
   pf_clear(&p);
   CHECK(p.total == 0);
+  CHECK(p.offered > 0 && p.taken > 0 && p.taken < p.offered);
   free(big);
   // A handle over taken content: the table frees it, with its stat at hand.
   handle_table_t t;

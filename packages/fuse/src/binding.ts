@@ -32,6 +32,7 @@ export interface NativeModule {
   fastRevoke(mount: object): void;
   fastPrefetch(mount: object, on: boolean): void;
   fastForget(mount: object): void;
+  fastPrefetchCounts(mount: object): [number, number];
   invalidate(mount: object, paths: string[]): void;
   fastRoot(mount: object, dir: string): boolean;
   fastReportErrors(mount: object, on: boolean): boolean;
@@ -308,6 +309,11 @@ export class FuseSession implements NativeSession {
    */
   fastPrefetch(on: boolean): void {
     this.native.fastPrefetch(this.mounted, on);
+  }
+
+  /** Contents kept, and contents taken by an open, since the mount began. */
+  fastPrefetchCounts(): [number, number] {
+    return this.native.fastPrefetchCounts(this.mounted);
   }
 
   /** Drops the contents kept for opens (something changed through the mount). */

@@ -38,6 +38,8 @@ export interface HandlerContext {
   /** The mounting process's uid and gid: owners where the backend has none. */
   uid: number;
   gid: number;
+  /** Whether a lookup asks for the file's content (StatOptions.content); absent: never. */
+  wantContent?: () => boolean;
 }
 
 /** Attributes for the kernel from a backend's stat. */
@@ -115,11 +117,12 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
    * which can't be called off at a deadline or an unmount: those get a buffer of their own.
    */
   const systemIo = (file: OpenFile) => file.handle.native?.fd !== undefined;
-  const statOf = (path: string) => {
+  const statOf = (path: string, lookup = false) => {
     const writer = open.writer(path);
     if (writer) return writer.handle.stat!();
     const hit = listings.get(path);
-    return hit ? Promise.resolve(hit) : fs.stat(path);
+    if (hit) return Promise.resolve(hit);
+    return lookup && ctx.wantContent?.() ? fs.stat(path, { content: true }) : fs.stat(path);
   };
 
   type Cb = Reply;
@@ -151,7 +154,7 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
         'getattr',
         path,
         cb,
-        () => statOf(path),
+        () => statOf(path, true),
         // A content that came with the stat may serve the open that follows (see fastPrefetch).
         (s) => [toStat(s), s.content],
       ),

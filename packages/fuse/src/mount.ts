@@ -3,6 +3,7 @@ import { readOnly as readOnlyLayer, ShylockError, type Backend, type HostMknod, 
 import { qosLayer } from '@shylock/qos';
 import { FuseSession, loadNative } from './binding.js';
 import { createHandlers } from './handlers.js';
+import { ContentHint } from './content-hint.js';
 import { ListingCache } from './listing-cache.js';
 import { prepareMountpoint, setReadahead, unmountPath } from './mountpoints.js';
 import { stat } from 'node:fs/promises';
@@ -49,6 +50,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   });
   const open = new OpenFiles();
   let prefetching = false;
+  const hint = new ContentHint(() => session.fastPrefetchCounts());
   let ended = () => {};
   const settings = kernelSettings(backend, options);
   const handlers = {} as ReturnType<typeof createHandlers>;
@@ -66,6 +68,7 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
       directIo: options.directIo ?? false,
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
+      wantContent: () => prefetching && hint.want(),
     }),
   );
 

@@ -9,11 +9,18 @@ import { sh, tempDir } from './helpers.js';
  * A memory backend whose stat brings a file's content along, as etcd's does, counting the opens
  * that reach it: an open the FUSE threads served from the content never does.
  */
-function contentBackend(): { backend: Backend; opens: () => number; seed: (path: string, text: string) => Promise<void> } {
+function contentBackend(): {
+  backend: Backend;
+  opens: () => number;
+  asked: boolean[];
+  seed: (path: string, text: string) => Promise<void>;
+} {
   const inner = memoryBackend();
   let opens = 0;
+  const asked: boolean[] = [];
   const backend = forward(inner, {
-    async stat(path) {
+    async stat(path, o) {
+      asked.push(o?.content === true);
       const s = await inner.stat(path);
       if (s.type !== 'file') return s;
       const h = await inner.open(path, parseOpenFlags('r'));
@@ -32,7 +39,7 @@ function contentBackend(): { backend: Backend; opens: () => number; seed: (path:
     await h.write(Buffer.from(text), 0);
     await h.close();
   };
-  return { backend, opens: () => opens, seed };
+  return { backend, opens: () => opens, asked, seed };
 }
 
 describe('opens served from the content a stat brought', () => {
@@ -96,6 +103,20 @@ os.close(fd)"`);
     policy.remove('/');
     expect((await sh(`cat ${dir}/a`)).stdout).toBe('paid');
     expect(opens()).toBe(1);
+  });
+
+  it('lookups ask for the content while opens take it, and mostly stop asking under stat alone', async () => {
+    const { backend, asked, seed } = contentBackend();
+    for (let i = 0; i < 64; i++) await seed(`/f${i}`, `file ${i}`);
+    const [, dir] = await mounted(backend);
+    asked.length = 0; // the mount's own look at the root
+    await sh(`for i in $(seq 0 63); do cat ${dir}/f$i > /dev/null; done`);
+    expect(asked.length).toBeGreaterThanOrEqual(64);
+    expect(asked.every(Boolean)).toBe(true);
+    asked.length = 0;
+    await sh(`for r in 1 2 3 4; do for i in $(seq 0 63); do stat -c %s ${dir}/f$i > /dev/null; done; done`);
+    // After a window or two of contents nobody took, one lookup in 16 still asks.
+    expect(asked.slice(-128).filter(Boolean).length).toBeLessThanOrEqual(8);
   });
 
   it('with native I/O off every open reaches the backend', async () => {

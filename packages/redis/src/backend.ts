@@ -5,6 +5,7 @@ import {
   FILE_TREE_CAPABILITIES,
   readOnly as readOnlyLayer,
   ShylockError,
+  STAT_CONTENT_MAX,
   type Backend,
   type DirEntry,
   type FileHandle,
@@ -32,8 +33,9 @@ const dirStat = (): Stat => ({ type: 'directory', size: 0, mode: 0o755, mtimeMs:
 /**
  * A stat of a kv key fetches this much of its value in the same round trip: a value no longer
  * than this comes whole with its stat, so a mount opens it without a GET of its own; a longer
- * one costs the stat these bytes more. (A GET of longer values at every stat would make each
- * `ls -l` of a mount without attribute caching fetch every value.)
+ * one costs the stat these bytes more. Longer values come only when the caller asks for the
+ * content (StatOptions.content: the FUSE mount does while its lookups are mostly followed by
+ * opens), so `ls -l` of a mount without attribute caching does not fetch every value.
  */
 const HEAD_BYTES = 4096;
 const fileStat = (size: number): Stat => ({ type: 'file', size, mode: 0o644, mtimeMs: now() });
@@ -136,17 +138,17 @@ return -1`,
   };
   type Kind = { kind: 'file'; size: number; content?: Buffer } | { kind: 'directory' } | { kind: 'other'; type: string } | { kind: 'none' };
   /**
-   * What `rest` is. With `head`, a string's first HEAD_BYTES come along in the same round trip:
+   * What `rest` is. With `head`, a string's first `head` bytes come along in the same round trip:
    * the whole value when it is that small (see Stat.content).
    */
-  const kvKind = async (rest: string, head = false): Promise<Kind> => {
+  const kvKind = async (rest: string, head = 0): Promise<Kind> => {
     if (rest === '') return { kind: 'directory' };
     const c = client();
     const [type, size, marker, start] = await Promise.all([
       c.type(kvKey(rest)),
       c.strlen(kvKey(rest)).catch(() => 0),
       c.exists(kvDir(rest)),
-      head ? c.getrangeBuffer(kvKey(rest), 0, HEAD_BYTES - 1).catch(() => null) : null,
+      head > 0 ? c.getrangeBuffer(kvKey(rest), 0, head - 1).catch(() => null) : null,
     ]);
     if (type === 'string') return start && start.length === size ? { kind: 'file', size, content: start } : { kind: 'file', size };
     if (marker || (await hasChild(rest))) return { kind: 'directory' };
@@ -277,13 +279,15 @@ return -1`,
       ...FILE_TREE_CAPABILITIES,
       streams: true,
     },
-    stat: (path) =>
+    stat: (path, o) =>
       guard('stat', path, async () => {
         const p = place(path);
         if (p.area === 'root') return dirStat();
         if (p.area === 'unknown') throw new ShylockError('ENOENT', `stat ${path}: the root holds only ${AREAS.join(', ')}`);
         if (p.area === 'kv') {
-          const kind = await kvKind(p.rest, true);
+          // Asked for the content (a reader is about to open it), up to STAT_CONTENT_MAX of the
+          // value come in the same round trip, at most that many bytes wasted on a longer one.
+          const kind = await kvKind(p.rest, o?.content ? STAT_CONTENT_MAX : HEAD_BYTES);
           if (kind.kind === 'file') return kind.content ? { ...fileStat(kind.size), content: kind.content } : fileStat(kind.size);
           if (kind.kind === 'directory') return dirStat();
           throw new ShylockError('ENOENT', `stat ${path}: no such key or prefix in Redis`);

@@ -54,6 +54,25 @@ describe.skipIf(!redis)(`redisBackend against a real Redis${skip ? ` (skipped: $
     await b.close();
   });
 
+  it('a stat brings a value up to 4 KiB along, and up to 1 MiB when asked for the content', async () => {
+    const b = backend();
+    const key = randomName();
+    await writeFile(b, `/kv/${key}-small`, 'tiny');
+    await writeFile(b, `/kv/${key}-mid`, 'm'.repeat(5000));
+    await writeFile(b, `/kv/${key}-big`, new Uint8Array((1 << 20) + 1));
+    expect(Buffer.from((await b.stat(`/kv/${key}-small`)).content!).toString()).toBe('tiny');
+    expect((await b.stat(`/kv/${key}-mid`)).content).toBeUndefined();
+    const mid = await b.stat(`/kv/${key}-mid`, { content: true });
+    expect(mid.size).toBe(5000);
+    expect(Buffer.from(mid.content!).toString()).toBe('m'.repeat(5000));
+    const big = await b.stat(`/kv/${key}-big`, { content: true });
+    expect(big.size).toBe((1 << 20) + 1);
+    expect(big.content).toBeUndefined();
+    // Listings never carry content.
+    expect((await b.list('/kv')).some((e) => e.stat?.content !== undefined)).toBe(false);
+    await b.close();
+  });
+
   it('a key with slashes set elsewhere makes directories, and an empty directory is a marker key', async () => {
     const b = backend();
     const top = randomName();
