@@ -52,7 +52,7 @@ describe.skipIf(!redis)(`a Redis mount seen from the shell${skip ? ` (skipped: $
     expect((await sh(`${cli()} --scan --pattern '${dir}-copy*'`)).stdout).toBe('');
   });
 
-  it('a small value comes with its stat and is read with no GET of its own; a longer one is GET whole', async () => {
+  it('a value comes with its stat and is read with no GET of its own', async () => {
     const key = randomName();
     const long = 'x'.repeat(5000);
     await sh(`${cli()} SET ${key}-small 'four KiB or less' && ${cli()} SET ${key}-long ${long}`);
@@ -60,8 +60,9 @@ describe.skipIf(!redis)(`a Redis mount seen from the shell${skip ? ` (skipped: $
     const before = await gets();
     expect((await sh(`cat ${mnt}/kv/${key}-small`)).stdout).toBe('four KiB or less');
     expect(await gets()).toBe(before);
+    // A longer one too, while the mount's lookups are mostly followed by reads (they ask for it).
     expect((await sh(`cat ${mnt}/kv/${key}-long`)).stdout).toBe(long);
-    expect(await gets()).toBe(before + 1);
+    expect(await gets()).toBe(before);
     // A value changed by another client is read anew (the content lives 200 ms at most).
     await sh(`${cli()} SET ${key}-small 'changed'`);
     expect((await sh(`cat ${mnt}/kv/${key}-small`)).stdout).toBe('changed');
