@@ -87,7 +87,8 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   /**
    * Opens served from the content a stat brought (Stat.content), no JavaScript: only while no QoS
    * rule applies, since such a handle pays for nothing. A file opened so before a rule came keeps
-   * reading its value (a key/value store's, some KiB) unthrottled until it is closed.
+   * reading its value (at most 1 MiB) unthrottled until it is closed. A qosLayer drops a stat's
+   * content itself while it has rules.
    */
   const prefetch = () => {
     const on = nativeIo && (options.qos?.empty ?? true);

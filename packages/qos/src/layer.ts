@@ -12,6 +12,7 @@ import {
   type OpOptions,
   type QosPolicy,
   type Stat,
+  type StatOptions,
 } from '@shylock/core';
 
 /**
@@ -52,7 +53,16 @@ export function qosLayer(policy: QosPolicy): Layer {
         return fn.apply(inner, args);
       };
     }
-    // Only waits are added: stat and xattr reads answer as the inner backend's, natively too.
+    // A stat's content (Stat.content) lets an adapter serve the open and reads that follow without
+    // this layer: it goes while any rule exists, so every such read is paid for.
+    overrides.stat = async (path: string, options?: StatOptions) => {
+      const s = await inner.stat(path, options);
+      if (s.content === undefined || policy.empty) return s;
+      const { content: _paid, ...rest } = s;
+      return rest;
+    };
+    // Only waits are added: stat (its answers but for the content above) and xattr reads answer as
+    // the inner backend's, natively too.
     return forward(inner, overrides as Overrides, { keepNativeRoot: true });
   };
 }

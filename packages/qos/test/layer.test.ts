@@ -20,6 +20,17 @@ describe('qosLayer', () => {
   afterEach(() => {
     vi.useRealTimers();
   });
+  it("a stat's content passes while no rule exists and is dropped while any does (opens from it would not pay)", async () => {
+    const inner = memoryBackend({ files: { '/f': 'abc' } });
+    const withContent = { ...inner, stat: async (p: string) => ({ ...(await inner.stat(p)), content: new Uint8Array([1, 2, 3]) }) };
+    const policy = createPolicy();
+    const backend = qosLayer(policy)(withContent);
+    expect((await backend.stat('/f')).content).toEqual(new Uint8Array([1, 2, 3]));
+    policy.add({ path: '/other', readBytesPerSec: 1 << 20 });
+    const s = await backend.stat('/f');
+    expect(s.content).toBeUndefined();
+    expect(s.size).toBe(3);
+  });
   it('a read is charged the bytes it returned, not the buffer size', async () => {
     const policy = createPolicy([{ path: '/u', readBytesPerSec: 1 << 20 }]);
     const backend = qosLayer(policy)(memoryBackend({ files: { '/u/small.txt': 'twelve bytes' } }));
