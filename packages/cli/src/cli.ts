@@ -17,6 +17,7 @@ import {
 import { hostMknod, hostXattr, mount, type Mount } from '@shylock/fuse';
 import { ETCD_OPTIONS, etcdBackend } from '@shylock/etcd';
 import { REDIS_OPTIONS, redisBackend } from '@shylock/redis';
+import { S3_OPTIONS, s3Backend } from '@shylock/s3';
 import { localBackend } from '@shylock/local';
 import { MEMORY_OPTIONS, memoryBackend } from '@shylock/memory';
 import { createPolicy, createQosServer, loadQosFile, type Policy, type QosServer } from '@shylock/qos';
@@ -175,6 +176,30 @@ export const BACKENDS: Record<string, BackendSpec> = {
   (write publishes a line, cat subscribes), streams/<key> (XADD per line; cat reads from
   the start and follows) and queues/<key> (RPUSH per line; each read pops one task).`,
     make: (_sources, options) => redisBackend(options),
+  },
+  s3: {
+    summary: 'an S3 bucket (AWS or S3-compatible) as files; / in keys are directories',
+    sources: '<bucket[/prefix]>',
+    arity: [1, 1],
+    // Listings answer lookups for --cache-ttl; the kernel keeps attributes a second more.
+    mount: { attrTimeout: 1 },
+    probe: (b) => b.list('/'),
+    options: S3_OPTIONS,
+    help: `  <bucket[/prefix]>    the bucket, or only the keys under a prefix of it
+
+  Credentials come from the AWS SDK's chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY,
+  AWS_PROFILE and ~/.aws/config, or the machine's role. A file written in order streams up
+  as a multipart upload; close returns once S3 holds it. Rename is copy + delete.
+
+Examples:
+  shylock s3 photos /mnt/photos                                  (AWS, region from AWS_REGION)
+  shylock s3 photos/2026 /mnt/2026 --region eu-west-1            (only keys under 2026/)
+  shylock s3 data /mnt/data --endpoint http://127.0.0.1:9000     (an S3-compatible server)
+  shylock s3 data /mnt/data --endpoint https://s3.example.com --force-path-style
+  shylock s3 logs /mnt/logs --storage-class STANDARD_IA --part-size 64MiB --upload-concurrency 8
+  shylock s3 media /mnt/media --read-ahead 256MiB --cache-ttl 60000 --read-only
+  shylock s3 data /mnt/data --spool-dir /var/tmp/shylock --timeout 10000 --qos rules.csv`,
+    make: (sources, options) => s3Backend({ ...options, bucket: sources[0]! }),
   },
 };
 

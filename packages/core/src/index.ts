@@ -31,7 +31,7 @@ export {
 } from './define.js';
 export { forward, readOnly } from './layers.js';
 export type { ForwardOptions, Overrides } from './layers.js';
-export { optionHelp, optionsFrom, parseBoolean, parseCount, parseList, timeoutOption } from './options.js';
+export { optionHelp, optionsFrom, parseBoolean, parseCount, parseList, parseSize, SIZE_UNITS, timeoutOption } from './options.js';
 export type { OptionDecl } from './options.js';
 export { BACKEND_METHODS, MUTATING_METHODS, PATH_METHODS } from './methods.js';
 export type { BackendMethod, ComposeAnswer, MethodRow } from './methods.js';

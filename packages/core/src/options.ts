@@ -39,6 +39,41 @@ export function parseCount(text: string, from: string): number {
   return Number(text.trim());
 }
 
+/**
+ * Size units, lower-cased: K, M, G and KiB, MiB, GiB are 1024s; kB, MB, GB are 1000s; none is
+ * bytes. The QoS file and every size option read amounts with them.
+ */
+export const SIZE_UNITS: Readonly<Record<string, number>> = Object.freeze({
+  '': 1,
+  k: 1024,
+  ki: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mi: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gi: 1024 ** 3,
+  gib: 1024 ** 3,
+  kb: 1000,
+  mb: 1000 ** 2,
+  gb: 1000 ** 3,
+});
+
+/** A whole number of bytes: `8388608`, `8M`, `8MiB`, `512K` (see {@link SIZE_UNITS}), or EINVAL naming where it came from. */
+export function parseSize(text: string, from: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(text.trim());
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (m && unit === undefined) {
+    throw new ShylockError(
+      'EINVAL',
+      `${from} "${text}": unknown unit "${m[2]}" (use K, M, G or KiB, MiB, GiB for 1024s; kB, MB, GB for 1000s)`,
+    );
+  }
+  const value = m && unit !== undefined ? Math.round(Number(m[1]) * unit) : Number.NaN;
+  if (!Number.isSafeInteger(value)) throw new ShylockError('EINVAL', `${from} must be a size such as 8388608, 8M or 8MiB, got "${text}"`);
+  return value;
+}
+
 /** A comma-separated list, empty items dropped. */
 export function parseList(text: string): string[] {
   return text

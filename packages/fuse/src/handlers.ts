@@ -317,7 +317,16 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
         await need('rename', from)(from, to);
         open.renamed(from, to);
       }),
-    chmod: (path: string, mode: number, cb: Cb) => requests.call('chmod', path, cb, () => need('chmod', path)(path, mode & 0o7777)),
+    chmod: (path: string, mode: number, cb: Cb) =>
+      requests.call('chmod', path, cb, async () => {
+        if (fs.chmod) return fs.chmod(path, mode & 0o7777);
+        // A backend without permission bits: accept a change to what it already reports (git
+        // copies a file's mode onto its lock file), refuse any other.
+        const s = await fs.stat(path);
+        if ((mode & 0o7777) !== s.mode) {
+          throw new ShylockError('EPERM', `chmod ${path}: ${fs.name} keeps no permission bits (it shows ${s.mode.toString(8)})`, { path });
+        }
+      }),
     chown: (path: string, owner: number, group: number, cb: Cb) =>
       requests.call('chown', path, cb, async () => {
         if (fs.chown) return fs.chown(path, owner, group);
@@ -328,6 +337,13 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
       }),
     utimens: (path: string, atime: number, mtime: number, cb: Cb) =>
       requests.call('utimens', path, cb, async () => {
+        if (!fs.utimes) {
+          // A backend whose times are its own (an object's last change): accept setting them to
+          // what it reports, to the second (touch of a file just made), refuse any other.
+          const s = await fs.stat(path);
+          if (mtime < OMITTED && Math.abs(mtime - s.mtimeMs) >= 2000) need('utimes', path);
+          return;
+        }
         const utimes = need('utimes', path);
         // UTIME_OMIT (touch -m, touch -a) keeps that time as it is.
         if (atime >= OMITTED || mtime >= OMITTED) {

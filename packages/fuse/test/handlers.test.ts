@@ -148,6 +148,19 @@ describe('FUSE handlers over a fake binding', () => {
     expect([st.atime, st.mtime]).toEqual([1_000_000, 3_000_000]);
   });
 
+  it('chmod and utimens on a backend without them accept what it already reports and refuse the rest', async () => {
+    const inner = memoryBackend();
+    const { chmod: _c, utimes: _u, ...rest } = inner;
+    const { ask } = setup({ ...rest, capabilities: { ...inner.capabilities, chmod: false, utimes: false } } as Backend);
+    const [, fh] = (await ask('create', '/f', 0o100644, O_WRONLY | O_CREAT)) as [number, number];
+    await ask('release', '/f', fh);
+    const mtime = (await inner.stat('/f')).mtimeMs;
+    expect(await ask('chmod', '/f', 0o100644)).toEqual([0]);
+    expect(await ask('chmod', '/f', 0o100755)).toEqual([-1]);
+    expect(await ask('utimens', '/f', mtime + 500, mtime + 500)).toEqual([0]);
+    expect(await ask('utimens', '/f', 1_000_000, 1_000_000)).toEqual([-38]);
+  });
+
   it('an operation the backend never answers answers -ETIMEDOUT at the sweep past its deadline', async () => {
     const hanging = defineBackend({
       name: 'hanging',

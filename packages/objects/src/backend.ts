@@ -109,8 +109,10 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
     if (path === '/') return { stat: dirStat() };
     const open = writing.get(path);
     if (open?.size) return { stat: [...open][0]!.stat() };
+    // A name in a fresh listing is answered from it; one missing from it is asked for, as
+    // another client may have just made it.
     const cached = cache.lookup(path);
-    if (cached !== undefined) return cached;
+    if (cached) return cached;
     const [head, below] = await Promise.all([store.head(key(path)), store.list(dirKey(path), { limit: 1 })]);
     // A key and a directory of the same name: the directory wins (as in listings).
     if (below.objects.length > 0 || below.prefixes.length > 0) return { stat: dirStat() };
@@ -260,8 +262,21 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
         return openWriter(path, flags, known);
       }
       if (!known) throw enoent('open', path);
-      const r = new ObjectReader(store, key(path), known.stat.size, known.etag, reader);
       let cursor = 0;
+      const writer = writing.get(path)?.values().next().value;
+      if (writer) {
+        // Open for writing here too: read what it holds, written or not yet stored.
+        return {
+          async read(buffer, position) {
+            const n = await writer.read(buffer, position ?? cursor);
+            if (position === null) cursor += n;
+            return n;
+          },
+          stat: async () => writer.stat(),
+          close: async () => {},
+        };
+      }
+      const r = new ObjectReader(store, key(path), known.stat.size, known.etag, reader);
       return {
         async read(buffer, position) {
           const n = await r.read(buffer, position ?? cursor);
@@ -326,7 +341,11 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
         // Not atomic: every key is copied, then the old ones are deleted.
         const keys = await allKeys(dirKey(from));
         const base = dirKey(from);
-        await inBatches(keys, (k) => store.copy(k.key, dirKey(to) + k.key.slice(base.length), k.size));
+        // Markers (`dir/`) are written anew, not copied: some servers keep them as directories.
+        await inBatches(keys, (k) => {
+          const target = dirKey(to) + k.key.slice(base.length);
+          return k.key.endsWith('/') && k.size === 0 ? store.put(target, new Uint8Array(0)) : store.copy(k.key, target, k.size);
+        });
         if (!keys.some((k) => k.key === base)) await store.put(dirKey(to), new Uint8Array(0));
         for (let i = 0; i < keys.length; i += 1000) await store.delete(keys.slice(i, i + 1000).map((k) => k.key));
       }

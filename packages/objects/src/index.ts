@@ -5,3 +5,4 @@ export type { MemoryObjectStoreOptions } from './memory-store.js';
 export { ObjectReader } from './reader.js';
 export type { ReaderOptions } from './reader.js';
 export type { ListOptions, ListPage, ObjectInfo, ObjectStore, ReadOptions, StoreLimits, UploadedPart } from './store.js';
+export { OBJECT_OPTIONS } from './options.js';

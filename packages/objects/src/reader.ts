@@ -16,7 +16,10 @@ export interface ReaderOptions {
   whole: number;
 }
 
-const FIRST_WINDOW = 1 << 20;
+/** The first read-ahead window, once a reader has gone on where it stopped twice in a row. */
+const FIRST_WINDOW = 256 << 10;
+/** Sequential reads in a row before reading ahead: two reads next to each other may be chance. */
+const STREAK = 2;
 
 /**
  * Reads one version of an object with ranged GETs. A reader that goes on where it stopped gets
@@ -35,6 +38,7 @@ export class ObjectReader {
   /** Where a sequential read would start next. */
   #next = 0;
   #window = 0;
+  #streak = 0;
   /** Bytes fetched from the store, for tests and metrics. */
   fetched = 0;
 
@@ -55,11 +59,13 @@ export class ObjectReader {
     const end = Math.min(this.#size, position + target.length);
     const sequential = position === this.#next;
     if (sequential) {
-      this.#window = Math.min(this.#o.readAhead, this.#window === 0 ? FIRST_WINDOW : this.#window * 2);
+      this.#streak++;
+      if (this.#streak >= STREAK) this.#window = Math.min(this.#o.readAhead, this.#window === 0 ? FIRST_WINDOW : this.#window * 2);
       // What was read is not read again by a sequential reader.
       this.#blocks = this.#blocks.filter((b) => b.end > position);
     } else {
       this.#window = 0;
+      this.#streak = 0;
       this.#blocks = this.#blocks.filter((b) => b.end > position && b.start < end);
     }
     if (position === 0 && this.#size <= this.#o.whole) this.#fetch(0, this.#size);

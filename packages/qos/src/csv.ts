@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { normalizePath, ShylockError, type QosRule } from '@shylock/core';
+import { normalizePath, ShylockError, SIZE_UNITS, type QosRule } from '@shylock/core';
 
 /** A QoS file that could not be read: `line` and `column` (1-based) say where. */
 export class QosFileError extends ShylockError {
@@ -16,21 +16,6 @@ export class QosFileError extends ShylockError {
 
 const COLUMNS = ['path', 'read_bps', 'write_bps', 'read_ops', 'write_ops'] as const;
 const FIELDS = ['readBytesPerSec', 'writeBytesPerSec', 'readOpsPerSec', 'writeOpsPerSec'] as const;
-const UNITS: Record<string, number> = {
-  '': 1,
-  k: 1024,
-  ki: 1024,
-  kib: 1024,
-  m: 1024 ** 2,
-  mi: 1024 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gi: 1024 ** 3,
-  gib: 1024 ** 3,
-  kb: 1000,
-  mb: 1000 ** 2,
-  gb: 1000 ** 3,
-};
 
 interface Field {
   text: string;
@@ -82,7 +67,7 @@ function splitFields(line: string, lineNo: number, source: string): Field[] {
 function parseAmount(field: Field, name: string, lineNo: number, source: string): number {
   if (field.text === '') return 0;
   const m = /^(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)$/.exec(field.text);
-  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
   if (m && unit === undefined) {
     throw new QosFileError(
       source,
