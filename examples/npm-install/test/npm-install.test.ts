@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startS3 } from '@shylock/test-servers';
 
 // The public packages as a user gets them: `pnpm pack` in the workspace, then `npm install` of
 // the tarballs in a directory outside it, with only node and npm on PATH (no compiler, no pnpm,
 // install scripts off), so the FUSE binding must come prebuilt inside the tarball.
 const here = dirname(fileURLToPath(import.meta.url));
 const workspace = join(here, '..', '..', '..');
-const PUBLIC = ['core', 'qos', 'fuse', 'memory', 'local', 'etcd', 'redis', 'cli'];
+const PUBLIC = ['core', 'qos', 'fuse', 'memory', 'local', 'etcd', 'redis', 'objects', 's3', 'cli'];
 
 let app = '';
 let tools = '';
@@ -82,6 +83,19 @@ describe('the packed packages installed with plain npm', () => {
     const { seconds } = JSON.parse(run(process.execPath, ['qos-alone.mjs']));
     expect(seconds).toBeGreaterThan(1.2);
     expect(seconds).toBeLessThan(2.5);
+  });
+
+  it('@shylock/s3 mounts a bucket of a real S3 server; the object written is there for the SDK', async () => {
+    const s3 = await startS3();
+    const dir = mkdtempSync(join(tmpdir(), 'shylock-npm-mnt-'));
+    try {
+      const env = { ...process.env, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region };
+      const out = JSON.parse(run(process.execPath, ['mount-s3.mjs', s3.endpoint, s3.bucket, dir], env));
+      expect(out).toEqual({ read: 'hello from s3', keys: ['docs/', 'docs/hello.txt'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await s3.stop();
+    }
   });
 
   it('the shylock command prints its help', () => {

@@ -6,15 +6,17 @@ import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isMounted, unmountPath } from '@shylock/fuse';
-import { startEtcd, startOrSkip, startRedis } from '@shylock/test-servers';
+import { startEtcd, startOrSkip, startRedis, startS3 } from '@shylock/test-servers';
 
-// `shylock etcd` and `shylock redis` end to end: the real command, a real server, a real mount.
+// `shylock etcd`, `shylock redis` and `shylock s3` end to end: the real command, a real server, a real mount.
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const { server: etcd, skip: etcdSkip } = await startOrSkip(startEtcd);
 const { server: redis, skip: redisSkip } = await startOrSkip(startRedis);
+const { server: s3, skip: s3Skip } = await startOrSkip(startS3);
 afterAll(async () => {
   await etcd?.stop();
   await redis?.stop();
+  await s3?.stop();
 });
 
 const sh = (cmd: string) =>
@@ -134,5 +136,66 @@ describe.skipIf(!etcd)(`shylock etcd${etcdSkip ? ` (skipped: ${etcdSkip})` : ''}
     const bad = start(['etcd', mnt, '--endpoints', 'nope/x']);
     expect(await bad.exited).toBe(2);
     expect(bad.stderr()).toMatch(/not an endpoint/);
+  });
+});
+
+describe.skipIf(!s3)(`shylock s3${s3Skip ? ` (skipped: ${s3Skip})` : ''}`, () => {
+  const creds = () => ({ AWS_ACCESS_KEY_ID: s3!.accessKeyId, AWS_SECRET_ACCESS_KEY: s3!.secretAccessKey });
+  // versitygw keeps each object as a file under <dir>/root/<bucket>/<key>: the server's own copy.
+  const stored = (key: string) => join(s3!.dir, 'root', s3!.bucket, key);
+  it('mounts bucket/prefix at --endpoint with the credentials from the environment; --read-only refuses writes', async () => {
+    const mnt = await tempDir();
+    const r = start(['s3', `${s3!.bucket}/cli`, mnt, '--endpoint', s3!.endpoint], creds());
+    await r.ready;
+    try {
+      expect(r.stderr()).toMatch(/mounted s3 at/);
+      expect((await sh(`mkdir ${mnt}/web && echo on > ${mnt}/web/flag && cat ${stored('cli/web/flag')}`)).stdout).toBe('on\n');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    expect(await r.exited).toBe(0);
+    expect(await isMounted(mnt)).toBe(false);
+    const ro = start(['s3', `${s3!.bucket}/cli`, mnt, '--endpoint', s3!.endpoint, '--read-only'], creds());
+    await ro.ready;
+    try {
+      expect((await sh(`cat ${mnt}/web/flag`)).stdout).toBe('on\n');
+      expect((await sh(`echo off > ${mnt}/web/flag`)).stderr).toMatch(/Read-only file system/);
+    } finally {
+      ro.child.kill('SIGTERM');
+      await ro.exited;
+    }
+  });
+  it('a refused endpoint, a missing bucket and wrong credentials exit 1 with one line each, and leave no mount', async () => {
+    const mnt = await tempDir();
+    for (const [args, env, message] of [
+      [['s3', s3!.bucket, mnt, '--endpoint', 'http://127.0.0.1:9'], creds(), /unreachable: the connection was refused .*--endpoint/],
+      [['s3', 'no-such-bucket', mnt, '--endpoint', s3!.endpoint], creds(), /no such bucket/],
+      [
+        ['s3', s3!.bucket, mnt, '--endpoint', s3!.endpoint],
+        { AWS_ACCESS_KEY_ID: 'nobody', AWS_SECRET_ACCESS_KEY: 'x' },
+        /refused the request .*credentials/,
+      ],
+    ] as const) {
+      const r = start([...args], env);
+      expect(await r.exited).toBe(1);
+      expect(r.stderr()).toMatch(message);
+      expect(r.stderr().trim().split('\n')).toHaveLength(1);
+      expect(await isMounted(mnt)).toBe(false);
+    }
+  });
+  it('bad s3 arguments exit 2 with one line', async () => {
+    const mnt = await tempDir();
+    for (const [args, message] of [
+      [['s3', mnt], /name the mountpoint|needs|usage/i],
+      [['s3', 'bad bucket', mnt], /is not a bucket name/],
+      [['s3', 'data', mnt, '--endpoint', 'localhost:9000'], /must be a URL such as/],
+      [['s3', 'data', mnt, '--part-size', '1TB'], /unknown unit "TB"/],
+      [['s3', 'data', mnt, '--part-size', '1M'], /partSize must be between/],
+    ] as const) {
+      const r = start([...args]);
+      expect(await r.exited).toBe(2);
+      expect(r.stderr()).toMatch(message);
+      expect(r.stderr().trim().split('\n')).toHaveLength(1);
+    }
   });
 });

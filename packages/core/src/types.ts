@@ -26,6 +26,11 @@ export interface Stat {
   uid?: number;
   gid?: number;
   nlink?: number;
+  /**
+   * The size of I/O the store does best, in bytes (st_blksize): programs size their buffers by it
+   * (`cp` writes in pieces of it). Default 4096.
+   */
+  blksize?: number;
   /** Device number of a `chardev` or `blockdev`. */
   rdev?: number;
   /**

@@ -52,7 +52,7 @@ export function toFuseStat(s: Stat, uid: number, gid: number): FuseStat {
     size,
     nlink: s.nlink ?? (s.type === 'directory' ? 2 : 1),
     rdev: s.rdev ?? 0,
-    blksize: 4096,
+    blksize: s.blksize ?? 4096,
     blocks: Math.ceil(size / 512),
     // Fractional milliseconds keep sub-millisecond times.
     atime: s.atimeMs ?? s.mtimeMs,

@@ -50,6 +50,8 @@ const WHOLE = 1 << 20;
 const BATCH = 16;
 
 const FILE_MODE = 0o644;
+/** st_blksize of files: 1 MiB, so cp and dd move them in 1 MiB pieces (a FUSE request each). */
+const BLKSIZE = 1 << 20;
 const DIR_MODE = 0o755;
 
 /** Object keys that can't be names of this tree (`a//b`, `.`, `..`, too long) are left out of listings. */
@@ -95,7 +97,7 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
   const started = Date.now();
   const dirStat = (mtimeMs = started): Stat => ({ type: 'directory', size: 0, mode: DIR_MODE, mtimeMs });
   const fileKnown = (size: number, mtimeMs: number, etag?: string): Known => ({
-    stat: { type: 'file', size, mode: FILE_MODE, mtimeMs },
+    stat: { type: 'file', size, mode: FILE_MODE, mtimeMs, blksize: BLKSIZE },
     ...(etag === undefined ? {} : { etag }),
   });
   const reader = { readAhead, chunk: 8 << 20, whole: WHOLE };

@@ -85,6 +85,18 @@ export function memoryObjectStore(options: MemoryObjectStoreOptions = {}): Objec
       if (o.etag !== undefined && o.etag !== obj.etag) throw new ShylockError('EIO', `${key} changed while it was being read`);
       return obj.data.slice(start, end);
     },
+    async stream(key: string, start: number, end: number, o: ReadOptions = {}) {
+      const obj = objects.get(key);
+      if (!obj) throw missing(key);
+      const data = obj.data;
+      return (async function* () {
+        for (let at = start; at < end; at += 64 << 10) {
+          if (o.etag !== undefined && o.etag !== objects.get(key)?.etag)
+            throw new ShylockError('EIO', `${key} changed while it was being read`);
+          yield data.slice(at, Math.min(end, at + (64 << 10)));
+        }
+      })();
+    },
     async put(key: string, body: Uint8Array) {
       return store(key, new Uint8Array(body));
     },

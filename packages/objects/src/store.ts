@@ -75,6 +75,13 @@ export interface ObjectStore {
   head(key: string, options?: OpOptions): Promise<ObjectInfo | null>;
   /** Bytes `start` to `end` (exclusive) of the object; ENOENT when missing. */
   read(key: string, start: number, end: number, options?: ReadOptions): Promise<Uint8Array>;
+  /**
+   * Bytes `start` to `end` (exclusive) as they arrive, in one request, for a reader going
+   * through the object in order; the request waits while the caller takes nothing, and
+   * `return()` ends it. Errors, thrown by `next()`, are ShylockErrors. Optional: without it,
+   * readers fetch ranges with `read`.
+   */
+  stream?(key: string, start: number, end: number, options?: ReadOptions): Promise<AsyncIterator<Uint8Array>>;
   /** Stores the whole object in one request; resolves with its new version tag where known. */
   put(key: string, body: Uint8Array, options?: OpOptions): Promise<{ etag?: string }>;
   /** Begins a multipart upload; resolves with its id. */

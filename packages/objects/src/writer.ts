@@ -94,7 +94,7 @@ export class ObjectWriter {
   }
 
   stat(): Stat {
-    return { type: 'file', size: this.#size, mode: 0o644, mtimeMs: this.#mtimeMs };
+    return { type: 'file', size: this.#size, mode: 0o644, mtimeMs: this.#mtimeMs, blksize: 1 << 20 };
   }
 
   async read(target: Uint8Array, position: number | null): Promise<number> {

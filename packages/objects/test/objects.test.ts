@@ -63,6 +63,18 @@ function flaky(inner: ObjectStore) {
       state.bytesRead += e - s;
       return inner.read(k, s, e, o);
     },
+    stream: async (k, s, e, o) => {
+      gate();
+      const source = await inner.stream!(k, s, e, o);
+      return {
+        next: async () => {
+          const r = await source.next();
+          if (!r.done) state.bytesRead += r.value.length;
+          return r;
+        },
+        return: async () => source.return!(),
+      };
+    },
     put: async (...a) => (gate(), state.puts++, inner.put(...a)),
     startUpload: async (...a) => (gate(), inner.startUpload(...a)),
     uploadPart: async (...a) => (gate(), state.parts++, inner.uploadPart(...a)),
@@ -205,6 +217,53 @@ describe('objectBackend', () => {
     await h.close();
     expect(tail).toEqual(data.subarray(-100));
     expect(state.bytesRead).toBe(100);
+  });
+
+  it('reads in flight together — out of order, with jumps elsewhere among them — each get their own bytes', async () => {
+    const mem = small();
+    // Chunks that arrive a turn of the event loop apart, as a network's do.
+    const later = () => new Promise((r) => setImmediate(r));
+    const b = backendOn(
+      {
+        ...mem,
+        stream: async (...a) => {
+          const source = await mem.stream!(...a);
+          return { next: async () => (await later(), source.next()), return: async () => source.return!() };
+        },
+        read: async (...a) => (await later(), mem.read(...a)),
+      },
+      // A window smaller than a wave of reads: some of them wait on the stream.
+      { readAhead: 256 * KiB },
+    );
+    const data = bytes(24 << 20, 7);
+    await mem.put('c', data);
+    const h = await b.open('/c', parseOpenFlags('r'));
+    const piece = 128 * KiB;
+    let seed = 1;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    try {
+      // Two reads in order start the read-ahead stream; then the waves.
+      for (const p of [0, piece]) {
+        const buf = Buffer.alloc(piece);
+        await h.read(buf, p);
+        expect(buf.equals(data.subarray(p, p + piece))).toBe(true);
+      }
+      for (let wave = 0, at = 2 * piece; at + 4 * piece <= 6 << 20; wave++, at += 4 * piece) {
+        const positions = [0, 1, 2, 3].map((i) => at + i * piece).sort(() => random() - 0.5);
+        // Every third wave also reads somewhere far away, ending the stream under the others.
+        if (wave % 3 === 2) positions.splice(2, 0, (16 << 20) + Math.floor(random() * (6 << 20)));
+        const got = await Promise.all(
+          positions.map(async (p) => {
+            const buf = Buffer.alloc(piece);
+            const n = await h.read(buf, p);
+            return buf.subarray(0, n);
+          }),
+        );
+        positions.forEach((p, i) => expect(got[i]!.equals(data.subarray(p, p + piece)), `read at ${p}`).toBe(true));
+      }
+    } finally {
+      await h.close();
+    }
   });
 
   it('a read of an object changed by another client after open fails EIO rather than mixing versions', async () => {

@@ -161,6 +161,26 @@ export function s3Store(options: S3StoreOptions): ObjectStore & { readonly clien
         // A range past the end comes back short: the object is shorter than it was.
         return at === data.length ? data : data.subarray(0, at);
       }),
+    stream: (key: string, start: number, end: number, o: ReadOptions = {}) =>
+      call('read', key, async () => {
+        const out = await client.send(
+          new GetObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Range: `bytes=${start}-${end - 1}`,
+            ...(o.etag === undefined ? {} : { IfMatch: o.etag }),
+          }),
+          o.signal ? { abortSignal: o.signal } : {},
+        );
+        const body = out.Body as AsyncIterable<Uint8Array>;
+        return (async function* () {
+          try {
+            yield* body;
+          } catch (e) {
+            throw s3Error(e, 'read', key, where);
+          }
+        })();
+      }),
     put: (key: string, body: Uint8Array) =>
       call('put', key, async () => {
         const out = await client.send(

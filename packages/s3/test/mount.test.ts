@@ -194,21 +194,22 @@ describe.skipIf(!s3)(`an S3 bucket mounted and used from the shell${skip ? ` (sk
 
   it('QoS on a bucket path holds a read rate and an ops rate', async () => {
     await sh(
-      `mkdir -p ${mnt}/slow && head -c 1048576 /dev/zero > ${mnt}/slow/blob && for i in $(seq 1 30); do echo $i > ${mnt}/slow/n$i; done`,
+      `mkdir -p ${mnt}/slow && head -c 4194304 /dev/zero > ${mnt}/slow/blob && for i in $(seq 1 30); do echo $i > ${mnt}/slow/n$i; done`,
     );
     const qmnt = await mkdtemp(join(tmpdir(), 'shylock-s3-qos-'));
     const policy = createPolicy([
-      { path: '/slow/blob', readBytesPerSec: 256 * 1024 },
+      { path: '/slow/blob', readBytesPerSec: 1024 * 1024 },
       { path: '/slow', readOpsPerSec: 10 },
     ]);
     const q = await mount(objectBackend(countedStore().store, { spoolDir }), qmnt, { qos: policy, attrTimeout: 1 });
     try {
       let t0 = performance.now();
-      expect((await sh(`cat ${qmnt}/slow/blob | wc -c`)).stdout.trim()).toBe('1048576');
+      expect((await sh(`cat ${qmnt}/slow/blob | wc -c`)).stdout.trim()).toBe('4194304');
       let seconds = (performance.now() - t0) / 1000;
-      // (1 MiB − the 128 KiB burst) / 256 KiB/s = 3.5 s
-      expect(seconds).toBeGreaterThan(3.5 * 0.85);
-      expect(seconds).toBeLessThan(3.5 * 1.3);
+      // cat reads 1 MiB at a time (the files' st_blksize): the first read borrows past the
+      // 128 KiB burst, each later one waits for its MiB: (4 MiB − 1 MiB − 128 KiB) / 1 MiB/s.
+      expect(seconds).toBeGreaterThan(2.875 * 0.85);
+      expect(seconds).toBeLessThan(2.875 * 1.3);
       t0 = performance.now();
       expect((await sh(`cat ${qmnt}/slow/n* | wc -l`)).stdout.trim()).toBe('30');
       seconds = (performance.now() - t0) / 1000;
