@@ -32,6 +32,7 @@
 #include "below.h"
 #include "handles.h"
 #include "names.h"
+#include "listed.h"
 #include "prefetch.h"
 
 // Operations that cross to JavaScript; the numbers are shared with src/binding.ts.
@@ -104,6 +105,7 @@ typedef struct {
   unsigned max_threads, max_write, max_readahead, max_read;
   int use_ino;
   prefetch_t prefetch;
+  listed_t listed;              /* stats of recent listings' entries, for lookups */
   atomic_int prefetch_on;       /* contents given with stats are kept for the opens that follow */
   atomic_uint_fast64_t own_fh;  /* the last handle number of the FUSE threads' own opens */
   pthread_mutex_t lock;
@@ -532,6 +534,8 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
       if (result == 0 || !atomic_load(&m->report_errors)) return result;
     }
   }
+  // A name of a fresh listing (the lookups of `ls -l`): its stat came with the listing.
+  if (!fi && ls_get(&m->listed, path, st, pf_now())) return 0;
   request_t r = {.op = fi ? OP_FGETATTR : OP_GETATTR, .path = path, .st = st, .fh = fi ? fi->fh : 0};
   return cross(m, &r);
 }
@@ -886,6 +890,7 @@ static void finish(napi_env env, mount_t *m) {
   finish_env = NULL;
   atomic_store(&m->prefetch_on, 0);
   pf_clear(&m->prefetch);
+  ls_destroy(&m->listed);
   if (m->root_fd >= 0) close(m->root_fd);
   m->root_fd = -1;
 }
@@ -971,6 +976,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   m->use_ino = use_ino;
   pthread_mutex_init(&m->lock, NULL);
   pf_init(&m->prefetch);
+  ls_init(&m->listed);
   napi_create_reference(env, argv[3], 1, &m->io_ref);
 
   struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
@@ -992,6 +998,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   if (!m->fuse) {
     ht_destroy(&m->handles, NULL);
     pf_destroy(&m->prefetch);
+    ls_destroy(&m->listed);
     free(mnt);
     free(m);
     napi_throw_error(env, "EINVAL", "shylock-fuse: libfuse refused the mount options (see the message above)");
@@ -1001,6 +1008,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     fuse_destroy(m->fuse);
     ht_destroy(&m->handles, NULL);
     pf_destroy(&m->prefetch);
+    ls_destroy(&m->listed);
     free(mnt);
     free(m);
     napi_throw_error(env, "EIO", "shylock-fuse: the kernel refused the mount (see the message above)");
@@ -1107,6 +1115,7 @@ static napi_value js_reply(napi_env env, napi_callback_info info) {
             free(probe);
           }
         }
+        uint64_t now = pf_now();
         for (uint32_t i = 0; i < n && result == 0; i++) {
           napi_value item;
           napi_get_element(env, argv[3], i, &item);
@@ -1117,6 +1126,7 @@ static napi_value js_reply(napi_env env, napi_callback_info info) {
           if (stats) {
             fill_stat(&st, stats + (size_t)i * STAT_FIELDS);
             have = 1;
+            if (i >= 2) ls_put(&m->listed, r->path, entry, &st, now);
           } else if (dir >= 0) {
             have = fstatat(dir, entry, &st, AT_SYMLINK_NOFOLLOW) == 0;
           }
@@ -1357,6 +1367,28 @@ static napi_value js_fast_forget(napi_env env, napi_callback_info info) {
   return undef;
 }
 
+// fastListed(mount, ms): the stats a listing gives answer lookups of its names for ms (0: never)
+static napi_value js_fast_listed(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  napi_value undef = get_args(env, info, 2, argv);
+  mount_t *m = mount_arg(env, argv[0]);
+  if (!m) return NULL;
+  double ms = 0;
+  napi_get_value_double(env, argv[1], &ms);
+  if (!m->finished) ls_set_ttl(&m->listed, ms > 0 ? (uint64_t)(ms * 1e6) : 0);
+  return undef;
+}
+
+// fastForgetListed(mount): drops the listed stats (something changed)
+static napi_value js_fast_forget_listed(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  napi_value undef = get_args(env, info, 1, argv);
+  mount_t *m = mount_arg(env, argv[0]);
+  if (!m) return NULL;
+  if (!m->finished) ls_clear(&m->listed);
+  return undef;
+}
+
 static napi_value js_fast_revoke(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   napi_value undef = get_args(env, info, 1, argv);
@@ -1577,6 +1609,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"hostMknod", NULL, js_host_mknod, NULL, NULL, NULL, napi_default, NULL},
     {"fastPrefetch", NULL, js_fast_prefetch, NULL, NULL, NULL, napi_default, NULL},
     {"fastForget", NULL, js_fast_forget, NULL, NULL, NULL, napi_default, NULL},
+    {"fastListed", NULL, js_fast_listed, NULL, NULL, NULL, napi_default, NULL},
+    {"fastForgetListed", NULL, js_fast_forget_listed, NULL, NULL, NULL, napi_default, NULL},
     {"fastPrefetchCounts", NULL, js_fast_prefetch_counts, NULL, NULL, NULL, napi_default, NULL},
     {"version", NULL, js_version, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -14,6 +14,7 @@
 #include "below.h"
 #include "handles.h"
 #include "names.h"
+#include "listed.h"
 #include "prefetch.h"
 
 static int passed, failed;
@@ -252,7 +253,43 @@ static void test_prefetch(void) {
   pf_destroy(&p);
 }
 
+static void test_listed(void) {
+  listed_t t;
+  ls_init(&t);
+  struct stat st = {0}, got;
+  st.st_size = 42;
+  uint64_t now = 1000;
+  CHECK(ls_put(&t, "/", "a", &st, now) == 0);  // no ttl yet: nothing kept
+  CHECK(!ls_get(&t, "/a", &got, now));
+  ls_set_ttl(&t, 500);
+  CHECK(ls_put(&t, "/", "a", &st, now) == 0);
+  CHECK(ls_put(&t, "/dir", "b", &st, now) == 0);
+  CHECK(ls_get(&t, "/a", &got, now + 10) && got.st_size == 42);
+  CHECK(ls_get(&t, "/dir/b", &got, now + 10));
+  CHECK(!ls_get(&t, "/dir", &got, now + 10));
+  CHECK(!ls_get(&t, "/a", &got, now + 500));  // expired
+  st.st_size = 7;
+  CHECK(ls_put(&t, "/", "a", &st, now + 600) == 0);  // listed again: replaced
+  CHECK(ls_get(&t, "/a", &got, now + 700) && got.st_size == 7 && t.count == 2);
+  ls_clear(&t);
+  CHECK(!ls_get(&t, "/a", &got, now + 700) && !ls_get(&t, "/dir/b", &got, now + 700));
+  // Many names: the buckets grow, every one is found.
+  char name[32];
+  for (int i = 0; i < 5000; i++) {
+    snprintf(name, sizeof name, "f%d", i);
+    CHECK(ls_put(&t, "/many", name, &st, now) == 0);
+  }
+  int found = 0;
+  for (int i = 0; i < 5000; i++) {
+    snprintf(name, sizeof name, "/many/f%d", i);
+    found += ls_get(&t, name, &got, now + 1);
+  }
+  CHECK(found == 5000);
+  ls_destroy(&t);
+}
+
 int main(void) {
+  test_listed();
   test_prefetch();
   test_names();
   test_handles();

@@ -32,6 +32,8 @@ export interface NativeModule {
   fastRevoke(mount: object): void;
   fastPrefetch(mount: object, on: boolean): void;
   fastForget(mount: object): void;
+  fastListed(mount: object, ms: number): void;
+  fastForgetListed(mount: object): void;
   fastPrefetchCounts(mount: object): [number, number];
   invalidate(mount: object, paths: string[]): void;
   fastRoot(mount: object, dir: string): boolean;
@@ -319,6 +321,19 @@ export class FuseSession implements NativeSession {
   /** Drops the contents kept for opens (something changed through the mount). */
   fastForget(): void {
     this.native.fastForget(this.mounted);
+  }
+
+  /**
+   * For `ms` after a listing with stats, the FUSE threads answer the lookups of its names from
+   * those stats, without JavaScript (what the mount's ListingCache would answer). 0: never.
+   */
+  fastListed(ms: number): void {
+    this.native.fastListed(this.mounted, ms);
+  }
+
+  /** Drops the listed stats the FUSE threads hold (something changed). */
+  fastForgetListed(): void {
+    this.native.fastForgetListed(this.mounted);
   }
 
   /** Drops the kernel's cached pages and attributes of these files (asynchronously). */

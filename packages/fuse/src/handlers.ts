@@ -99,9 +99,10 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
     }
     const file = { handle, path, stream };
     const fd = open.add(file, access.write && !!handle.stat && !stream);
+    // Its stat is the writer's from now on, and a native one's writes will not pass through
+    // requests.call(): cached listing stats may go stale (the FUSE threads hold them too).
+    if (access.write) listings.forget();
     if (!native.register(fd, file, handle)) return stream && !ctx.directIo ? fd | DIRECT_IO : fd;
-    // Its writes will not pass through requests.call(): cached listing stats may go stale now.
-    if (handle.native?.write) listings.forget();
     // A write-only native file skips the page cache: each write is one request straight to the
     // descriptor, with no copy into pages nobody reads (about 1.5× the throughput). Not for
     // setuid/setgid files: libfuse 3.14 drops the kernel's request to clear those bits on write.

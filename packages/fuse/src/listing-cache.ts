@@ -8,7 +8,14 @@ import type { DirEntry, Stat } from '@shylock/core';
 export class ListingCache {
   private readonly listed = new Map<string, { stat: Stat; until: number }>();
 
-  constructor(private readonly ttlMs: number) {}
+  /**
+   * `onForget` hears every drop: the binding keeps the same stats on its FUSE threads (readdir
+   * hands them over) and must drop them with these.
+   */
+  constructor(
+    readonly ttlMs: number,
+    private readonly onForget: () => void = () => {},
+  ) {}
 
   /** Keeps the stats of a directory's entries, when every entry has one. */
   remember(dir: string, entries: DirEntry[]): void {
@@ -30,10 +37,12 @@ export class ListingCache {
 
   forget(): void {
     if (this.listed.size > 0) this.listed.clear();
+    this.onForget();
   }
 
   /** Another client changed `changed` (null: anything): it and its directories go. */
   changed(changed: string | null): void {
+    this.onForget();
     if (changed === null) return this.forget();
     // The path, and its directories: a new or last key makes or removes them.
     for (let p = changed; ; p = p.slice(0, p.lastIndexOf('/')) || '/') {

@@ -37,7 +37,9 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
   const nativeIo = options.nativeIo !== false;
   await prepareMountpoint(target, false);
 
-  const listings = new ListingCache(options.listingCacheMs ?? 1000);
+  // The binding answers lookups from the same listings' stats; it drops them with these.
+  const listings = new ListingCache(options.listingCacheMs ?? 1000, () => forgetListed());
+  let forgetListed = () => {};
   const requests = new Requests({
     backend: backend.name,
     timeoutMs: options.timeoutMs ?? 30_000,
@@ -84,6 +86,8 @@ export async function mount(backend: Backend, mountpoint: string, options: Mount
     stopWatching?.();
     throw new ShylockError('EIO', `could not mount ${target}: ${(err as Error).message}`, { op: 'mount', path: target, cause: err });
   }
+  session.fastListed(listings.ttlMs);
+  forgetListed = () => session.fastForgetListed();
   /**
    * Opens served from the content a stat brought (Stat.content), no JavaScript: only while no QoS
    * rule applies, since such a handle pays for nothing. A file opened so before a rule came keeps

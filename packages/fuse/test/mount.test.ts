@@ -33,6 +33,15 @@ for (const [name, make] of [
       await removeBacking();
     });
 
+    it('after ls -l, a change through the mount shows in the next stat at once (listed stats are dropped)', async () => {
+      const r = await sh(
+        `set -e; mkdir ${mnt}/listed; for i in 1 2 3; do echo $i > ${mnt}/listed/f$i; done
+         ls -l ${mnt}/listed > /dev/null; echo more >> ${mnt}/listed/f2; truncate -s 100 ${mnt}/listed/f3
+         stat -c %s ${mnt}/listed/f1 ${mnt}/listed/f2 ${mnt}/listed/f3; rm ${mnt}/listed/f1; ls ${mnt}/listed; rm -r ${mnt}/listed`,
+      );
+      expect(r).toMatchObject({ code: 0, stdout: '2\n7\n100\nf2\nf3\n' });
+    });
+
     it('echo > writes a file that cat reads back, and ls lists it', async () => {
       expect(await sh(`echo hello > ${mnt}/a.txt && cat ${mnt}/a.txt && ls ${mnt}`)).toMatchObject({
         code: 0,
