@@ -42,7 +42,7 @@ interface BackendSpec {
   /** How many positionals before the mountpoint: [min, max]. */
   arity: [number, number];
   /** Mount options this backend wants (remote stores: a kernel attribute cache). */
-  mount?: { attrTimeout?: number };
+  mount?: { attrTimeout?: number; listingCacheMs?: number } | ((options: Record<string, unknown>) => { attrTimeout?: number; listingCacheMs?: number });
   /** One request that must succeed before mounting: an unreachable server fails the start. */
   probe?(backend: Backend): Promise<unknown>;
 }
@@ -181,8 +181,9 @@ export const BACKENDS: Record<string, BackendSpec> = {
     summary: 'an S3 bucket (AWS or S3-compatible) as files; / in keys are directories',
     sources: '<bucket[/prefix]>',
     arity: [1, 1],
-    // Listings answer lookups for --cache-ttl; the kernel keeps attributes a second more.
-    mount: { attrTimeout: 1 },
+    // A listing answers the lookups that follow it for --cache-ttl (the backend keeps it that
+    // long anyway); the kernel keeps attributes a second.
+    mount: (options) => ({ attrTimeout: 1, listingCacheMs: (options.cacheTtlMs as number | undefined) ?? 10_000 }),
     probe: (b) => b.list('/'),
     options: S3_OPTIONS,
     help: `  <bucket[/prefix]>    the bucket, or only the keys under a prefix of it
@@ -408,8 +409,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
         throw new UsageError((e as Error).message);
       }
     }
+    const backendOptions = optionsFrom(spec.options, {}, flags, env);
     try {
-      backend = spec.make(rest.slice(0, -1), optionsFrom(spec.options, {}, flags, env), env, mountpoint);
+      backend = spec.make(rest.slice(0, -1), backendOptions, env, mountpoint);
     } catch (e) {
       // A bad option (EINVAL from the backend's factory) is a usage error.
       if (isShylockError(e) && e.code === 'EINVAL') throw new UsageError(e.message);
@@ -418,7 +420,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     await spec.probe?.(backend);
     try {
       mounted = await mount(backend, mountpoint, {
-        ...spec.mount,
+        ...(typeof spec.mount === 'function' ? spec.mount(backendOptions) : spec.mount),
         qos: policy,
         readOnly,
         allowOther: flags['allow-other'] ?? false,

@@ -67,7 +67,9 @@ const daemon = async (dir, child, what) => {
 const TOOLS = {
   shylock: async (dir) => {
     const m = await mount(s3Backend({ bucket: Bucket, endpoint: s3.endpoint, region: s3.region, client: { credentials } }), dir, {
+      // As `shylock s3` mounts it: a listing answers lookups for the backend's cache TTL (10 s).
       attrTimeout: 1,
+      listingCacheMs: 10_000,
     });
     return () => m.unmount();
   },
