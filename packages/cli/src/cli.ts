@@ -409,8 +409,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
         throw new UsageError((e as Error).message);
       }
     }
-    const backendOptions = optionsFrom(spec.options, {}, flags, env);
+    let backendOptions: Record<string, unknown>;
     try {
+      backendOptions = optionsFrom(spec.options, {}, flags, env);
       backend = spec.make(rest.slice(0, -1), backendOptions, env, mountpoint);
     } catch (e) {
       // A bad option (EINVAL from the backend's factory) is a usage error.
