@@ -42,7 +42,9 @@ interface BackendSpec {
   /** How many positionals before the mountpoint: [min, max]. */
   arity: [number, number];
   /** Mount options this backend wants (remote stores: a kernel attribute cache). */
-  mount?: { attrTimeout?: number; listingCacheMs?: number } | ((options: Record<string, unknown>) => { attrTimeout?: number; listingCacheMs?: number });
+  mount?:
+    | { attrTimeout?: number; listingCacheMs?: number }
+    | ((options: Record<string, unknown>) => { attrTimeout?: number; listingCacheMs?: number });
   /** One request that must succeed before mounting: an unreachable server fails the start. */
   probe?(backend: Backend): Promise<unknown>;
 }
