@@ -236,12 +236,7 @@ export class ObjectWriter {
       upload = await this.#startUpload();
     } catch {
       // No upload could begin (nothing was sent yet): the file goes on in a spool, stored at flush.
-      const spool = await Spool.create(this.#o.spoolDir, this.#o.key);
-      await spool.write(this.#buf!.subarray(0, this.#held), this.#base);
-      this.#spool = spool;
-      this.#buf = undefined;
-      this.#held = 0;
-      this.#mode = 'spool';
+      await this.#spoolHeld();
       return;
     }
     const number = this.#base / this.#o.partSize + 1;
@@ -367,32 +362,21 @@ export class ObjectWriter {
         throw await this.#failed(e);
       });
     }
-    const spool = await Spool.create(this.#o.spoolDir, this.#o.key);
     this.#spoolWhole = true;
-    try {
-      if (this.#mode === 'stream') {
-        if (this.#held > 0) await spool.write(this.#buf!.subarray(0, this.#held), 0);
-      } else {
-        const chunk = 8 << 20;
-        const reader = new ObjectReader(this.#o.store, this.#o.key, this.#size, this.#etag, { ...this.#o.reader, whole: 0 });
-        const block = Buffer.allocUnsafe(Math.min(chunk, Math.max(this.#size, 1)));
-        for (let at = 0; at < this.#size; ) {
-          const n = await reader.read(block, at);
-          if (n === 0) break;
-          await spool.write(block.subarray(0, n), at);
-          at += n;
-        }
-        this.#reader?.release();
-        this.#reader = undefined;
+    if (this.#mode === 'stream') return this.#spoolHeld();
+    await this.#spoolWith(async (spool) => {
+      const chunk = 8 << 20;
+      const reader = new ObjectReader(this.#o.store, this.#o.key, this.#size, this.#etag, { ...this.#o.reader, whole: 0 });
+      const block = Buffer.allocUnsafe(Math.min(chunk, Math.max(this.#size, 1)));
+      for (let at = 0; at < this.#size; ) {
+        const n = await reader.read(block, at);
+        if (n === 0) break;
+        await spool.write(block.subarray(0, n), at);
+        at += n;
       }
-    } catch (e) {
-      await spool.remove();
-      throw e;
-    }
-    this.#spool = spool;
-    this.#buf = undefined;
-    this.#held = 0;
-    this.#mode = 'spool';
+      this.#reader?.release();
+      this.#reader = undefined;
+    });
   }
 
   /** Uploads the spool: one PUT when small, else a multipart upload (only the parts not sent). */
@@ -439,22 +423,34 @@ export class ObjectWriter {
     await this.#o.store.abortUpload(this.#o.key, upload.id).catch(() => {});
   }
 
+  /** The bytes held in memory go to a new spool file, at their offsets; the file goes on there. */
+  #spoolHeld(): Promise<void> {
+    return this.#spoolWith((spool) => spool.write(this.#buf!.subarray(0, this.#held), this.#base));
+  }
+
+  /** A new spool file, filled by `fill`, holds the file from now on (removed again if `fill` fails). */
+  async #spoolWith(fill: (spool: Spool) => Promise<void>): Promise<void> {
+    const spool = await Spool.create(this.#o.spoolDir, this.#o.key);
+    try {
+      await fill(spool);
+    } catch (e) {
+      await spool.remove();
+      throw e;
+    }
+    this.#spool = spool;
+    this.#buf = undefined;
+    this.#held = 0;
+    this.#mode = 'spool';
+  }
+
   /**
    * A store that failed: the data goes to a spool file if it is not in one, and the error (EIO
    * unless the store said better) names where it is kept.
    */
   async #failed(error: unknown, closing = false): Promise<ShylockError> {
     if (this.#mode === 'stream' && this.#held > 0 && !this.#spool) {
-      try {
-        const spool = await Spool.create(this.#o.spoolDir, this.#o.key);
-        await spool.write(this.#buf!.subarray(0, this.#held), this.#base);
-        this.#spool = spool;
-        this.#buf = undefined;
-        this.#held = 0;
-        this.#mode = 'spool';
-      } catch {
-        // No room for a spool: the bytes stay in memory for the next flush.
-      }
+      // No room for a spool: the bytes stay in memory for the next flush.
+      await this.#spoolHeld().catch(() => {});
     }
     const cause = toShylockError(error, { op: 'flush', path: this.#o.path, backend: this.#o.store.name });
     const retry = closing ? '' : '; fsync or close again to retry';

@@ -88,6 +88,17 @@ export function s3Store(options: S3StoreOptions): ObjectStore & { readonly clien
       throw s3Error(e, op, key, where);
     }
   };
+  /** A ranged GET of one version (If-Match) of the object. */
+  const get = (key: string, start: number, end: number, o: ReadOptions) =>
+    client.send(
+      new GetObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Range: `bytes=${start}-${end - 1}`,
+        ...(o.etag === undefined ? {} : { IfMatch: o.etag }),
+      }),
+      o.signal ? { abortSignal: o.signal } : {},
+    );
   let closed = false;
 
   return {
@@ -140,15 +151,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore & { readonly clien
     read: (key: string, start: number, end: number, o: ReadOptions = {}) =>
       call('read', key, async () => {
         if (end <= start) return new Uint8Array(0);
-        const out = await client.send(
-          new GetObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Range: `bytes=${start}-${end - 1}`,
-            ...(o.etag === undefined ? {} : { IfMatch: o.etag }),
-          }),
-          o.signal ? { abortSignal: o.signal } : {},
-        );
+        const out = await get(key, start, end, o);
         // The bytes straight into one buffer of the size asked for.
         const data = Buffer.allocUnsafe(end - start);
         let at = 0;
@@ -163,15 +166,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore & { readonly clien
       }),
     stream: (key: string, start: number, end: number, o: ReadOptions = {}) =>
       call('read', key, async () => {
-        const out = await client.send(
-          new GetObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Range: `bytes=${start}-${end - 1}`,
-            ...(o.etag === undefined ? {} : { IfMatch: o.etag }),
-          }),
-          o.signal ? { abortSignal: o.signal } : {},
-        );
+        const out = await get(key, start, end, o);
         const body = out.Body as AsyncIterable<Uint8Array>;
         return (async function* () {
           try {
