@@ -378,8 +378,15 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
       return { bsize: 4096, blocks: huge, bfree: huge, bavail: huge, files: huge, ffree: huge, namemax: NAME_MAX };
     },
     async close() {
+      // Files still open for writing are stored first; the first that can't be is the error
+      // (its data is in the spool that error names).
+      const open = [...writing.values()].flatMap((set) => [...set]);
+      const results = await Promise.allSettled(open.map((w) => w.close()));
+      writing.clear();
       cache.clear();
       await store.close();
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     },
   });
   return options.readOnly ? readOnlyLayer(backend) : backend;

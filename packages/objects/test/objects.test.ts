@@ -330,6 +330,15 @@ describe('objectBackend', () => {
     }
   });
 
+  it('close of the backend stores the files still open for writing first', async () => {
+    const mem = small();
+    const b = backendOn(mem);
+    const h = await b.open('/left-open.txt', parseOpenFlags('w'));
+    await h.write!(Buffer.from('kept'), 0);
+    await b.close();
+    expect(Buffer.from(mem.objects.get('left-open.txt')!.data).toString()).toBe('kept');
+  });
+
   it('rejects a part size below the store minimum with EINVAL', () => {
     expect(() => objectBackend(small(), { partSize: 1000 })).toThrow(/partSize must be between/);
   });
