@@ -14,7 +14,7 @@ import {
   type QosRule,
   splitPath,
 } from '@shylock/core';
-import { hostMknod, hostXattr, mount, type Mount } from '@shylock/fuse';
+import { hostMknod, hostXattr, mount, type Mount, type MountOptions } from '@shylock/fuse';
 import { ETCD_OPTIONS, etcdBackend } from '@shylock/etcd';
 import { REDIS_OPTIONS, redisBackend } from '@shylock/redis';
 import { S3_OPTIONS, s3Backend } from '@shylock/s3';
@@ -24,6 +24,9 @@ import { createPolicy, createQosServer, loadQosFile, type Policy, type QosServer
 
 /** A mistake in how the command was called: one line on stderr, exit code 2. */
 class UsageError extends Error {}
+
+/** Mount options a backend wants (remote stores: kernel and listing caches). */
+type MountSettings = Pick<MountOptions, 'attrTimeout' | 'listingCacheMs'>;
 
 interface BackendSpec {
   /** One line for the list of backends. */
@@ -41,10 +44,8 @@ interface BackendSpec {
   make(sources: string[], options: Record<string, unknown>, env: NodeJS.ProcessEnv, mountpoint: string): Backend;
   /** How many positionals before the mountpoint: [min, max]. */
   arity: [number, number];
-  /** Mount options this backend wants (remote stores: a kernel attribute cache). */
-  mount?:
-    | { attrTimeout?: number; listingCacheMs?: number }
-    | ((options: Record<string, unknown>) => { attrTimeout?: number; listingCacheMs?: number });
+  /** Mount options this backend wants, fixed or from its options. */
+  mount?: MountSettings | ((options: Record<string, unknown>) => MountSettings);
   /** One request that must succeed before mounting: an unreachable server fails the start. */
   probe?(backend: Backend): Promise<unknown>;
 }

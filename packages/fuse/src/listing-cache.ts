@@ -42,8 +42,8 @@ export class ListingCache {
 
   /** Another client changed `changed` (null: anything): it and its directories go. */
   changed(changed: string | null): void {
-    this.onForget();
     if (changed === null) return this.forget();
+    this.onForget();
     // The path, and its directories: a new or last key makes or removes them.
     for (let p = changed; ; p = p.slice(0, p.lastIndexOf('/')) || '/') {
       this.listed.delete(p);

@@ -245,9 +245,8 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
     async list(path) {
       const entries = new Map(await list(path));
       // Files being written that the store does not hold yet are there too.
-      const dir = path === '/' ? '/' : `${path}/`;
       for (const [p, set] of writing) {
-        if (set.size > 0 && parentPath(p) === path && p.startsWith(dir)) entries.set(baseName(p), { stat: [...set][0]!.stat() });
+        if (set.size > 0 && parentPath(p) === path) entries.set(baseName(p), { stat: [...set][0]!.stat() });
       }
       return [...entries].map(([name, k]): DirEntry => ({ name, type: k.stat.type, stat: k.stat }));
     },

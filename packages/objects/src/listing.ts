@@ -41,12 +41,10 @@ export class ListingCache {
     this.#dirs.set(dir, { until: Date.now() + this.#ttlMs, entries });
   }
 
-  /** What a fresh listing of the parent says of `path`: known, `null` when absent, undefined when no listing. */
-  lookup(path: string): Known | null | undefined {
+  /** What a fresh listing of the parent says of `path`, when it lists it. */
+  lookup(path: string): Known | undefined {
     if (path === '/') return undefined;
-    const entries = this.listing(parentPath(path));
-    if (!entries) return undefined;
-    return entries.get(baseName(path)) ?? null;
+    return this.listing(parentPath(path))?.get(baseName(path));
   }
 
   /** `path` now exists as `known` (written, made): its parent's listing says so. */

@@ -60,8 +60,6 @@ export class ObjectReader {
   #flow: Flow | undefined;
   /** Reads under way, by start: what the stream still holds for them is kept. */
   readonly #reading = new Map<number, number>();
-  /** Bytes fetched from the store, for tests and metrics. */
-  fetched = 0;
 
   constructor(store: ObjectStore, key: string, size: number, etag: string | undefined, options: ReaderOptions) {
     this.#store = store;
@@ -141,7 +139,6 @@ export class ObjectReader {
     if (start >= end || this.#blocks.some((b) => b.start <= start && b.end >= end)) return end;
     const data = this.#store.read(this.#key, start, end, this.#etag === undefined ? {} : { etag: this.#etag });
     const block: Block = { start, end, data };
-    this.fetched += end - start;
     // A block nobody awaits any more must not fail unhandled; one that failed is fetched again.
     data.catch(() => {
       this.#blocks = this.#blocks.filter((b) => b !== block);
