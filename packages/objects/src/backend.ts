@@ -229,6 +229,11 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
       close: async () => {
         try {
           await w.close();
+        } catch (e) {
+          // Not stored: what the store holds at this path is unknown here now (a file created
+          // by this open is not there at all).
+          cache.drop(path);
+          throw e;
         } finally {
           done();
         }

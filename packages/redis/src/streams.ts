@@ -120,16 +120,11 @@ export function createChannels(ctx: StreamContext): Channels {
     }
     return streamHandle(path, flags, {
       publish: async (messages) => {
-        // One pipeline, one promise, for all the lines of a write.
-        const pipeline = ctx.client().pipeline();
-        for (const m of messages) pipeline.publish(channel, asBuffer(m));
-        const results = await pipeline.exec();
-        // Every line answered, or the write fails: nothing counts as published unseen.
-        if (!results || results.length !== messages.length) {
-          throw new ShylockError('EIO', `write ${path}: Redis did not answer every PUBLISH of this write`, { op: 'write', path });
-        }
-        const failed = results.find(([e]) => e);
-        if (failed) throw failed[0];
+        // Every line answered, or the write fails: nothing counts as published unseen. One
+        // promise per PUBLISH, each awaited (auto-pipelining sends them together), so a
+        // connection lost midway rejects them all into this write, none unhandled.
+        const c = ctx.client();
+        await Promise.all(messages.map((m) => c.publish(channel, asBuffer(m))));
       },
       ...(inbox ? { receive: (signal: AbortSignal) => inbox.receive(signal) } : {}),
       release: async () => {
