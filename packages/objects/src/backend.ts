@@ -117,8 +117,11 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
     if (cached) return cached;
     const [head, below] = await Promise.all([store.head(key(path)), store.list(dirKey(path), { limit: 1 })]);
     // A key and a directory of the same name: the directory wins (as in listings).
-    if (below.objects.length > 0 || below.prefixes.length > 0) return { stat: dirStat() };
-    return head ? fileKnown(head.size, head.mtimeMs, head.etag) : null;
+    const found =
+      below.objects.length > 0 || below.prefixes.length > 0 ? { stat: dirStat() } : head && fileKnown(head.size, head.mtimeMs, head.etag);
+    // A name found by asking joins its parent's fresh listing, so its next lookup is free.
+    if (found) cache.put(path, found);
+    return found;
   };
   const need = async (op: string, path: string): Promise<Known> => {
     const k = await find(path);

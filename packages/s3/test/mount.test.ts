@@ -106,9 +106,12 @@ describe.skipIf(!s3)(`an S3 bucket mounted and used from the shell${skip ? ` (sk
     const r = await sh(`ls -l ${mnt}/many | tail -n +2 | wc -l; ls -l ${mnt}/many/f04999`);
     expect(r.stdout.split('\n')[0]).toBe('5000');
     expect(r.stdout).toMatch(/ 11 .*many\/f04999\n/);
-    // Five pages of 1,000 (and the lookup of "many" itself: a HEAD and a one-key LIST).
-    expect(c.n('ListObjectsV2Command')).toBeLessThanOrEqual(6);
-    expect(c.n('HeadObjectCommand')).toBeLessThanOrEqual(1);
+    // Five pages of 1,000, and per lookup of "many" itself a HEAD and a one-key LIST (the kernel
+    // looks it up again when its 1 s entry timeout passes during a slow listing).
+    const heads = c.n('HeadObjectCommand');
+    expect(heads).toBeGreaterThanOrEqual(1);
+    expect(heads).toBeLessThanOrEqual(3);
+    expect(c.n('ListObjectsV2Command')).toBeLessThanOrEqual(5 + heads);
   });
 
   it('tail -c and dd skip= fetch about what they read, not the whole object', async () => {
