@@ -82,11 +82,14 @@ export interface ObjectStore {
    * readers fetch ranges with `read`.
    */
   stream?(key: string, start: number, end: number, options?: ReadOptions): Promise<AsyncIterator<Uint8Array>>;
-  /** Stores the whole object in one request; resolves with its new version tag where known. */
+  /**
+   * Stores the whole object in one request; resolves with its new version tag where known. The
+   * caller reuses `body` once this settles: a store that keeps the bytes copies them.
+   */
   put(key: string, body: Uint8Array, options?: OpOptions): Promise<{ etag?: string }>;
   /** Begins a multipart upload; resolves with its id. */
   startUpload(key: string): Promise<string>;
-  /** Stores one part (numbered from 1); resolves with its tag. */
+  /** Stores one part (numbered from 1); resolves with its tag. As with `put`, `body` is reused after. */
   uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array): Promise<string>;
   /** Makes the object from its parts, in order. */
   completeUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<{ etag?: string }>;

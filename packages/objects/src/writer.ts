@@ -1,4 +1,5 @@
 import { checkOffset, ShylockError, toShylockError, type OpenFlags, type Stat } from '@shylock/core';
+import { giveBuffer, takeBuffer } from './buffers.js';
 import { ObjectReader, type ReaderOptions } from './reader.js';
 import { Spool } from './spool.js';
 import type { ObjectStore, UploadedPart } from './store.js';
@@ -200,9 +201,15 @@ export class ObjectWriter {
     this.#release();
   }
 
+  /** The part buffer is done with (its bytes are stored or copied elsewhere): another part may use it. */
+  #dropBuf(): void {
+    if (this.#buf) giveBuffer(this.#buf);
+    this.#buf = undefined;
+  }
+
   #release(): void {
     this.#spool = undefined;
-    this.#buf = undefined;
+    this.#dropBuf();
     this.#reader?.release();
     this.#reader = undefined;
   }
@@ -210,7 +217,7 @@ export class ObjectWriter {
   /** Appends to the stream at `at` (≥ #base, ≤ #size), sending each part that fills. */
   async #append(data: Uint8Array, at: number): Promise<void> {
     const part = this.#o.partSize;
-    this.#buf ??= Buffer.allocUnsafe(part);
+    this.#buf ??= takeBuffer(part);
     let done = 0;
     while (done < data.length) {
       const offset = at + done - this.#base;
@@ -241,20 +248,22 @@ export class ObjectWriter {
     }
     const number = this.#base / this.#o.partSize + 1;
     const bytes = this.#buf!;
-    this.#buf = Buffer.allocUnsafe(this.#o.partSize);
+    this.#buf = takeBuffer(this.#o.partSize);
     this.#base += this.#held;
     this.#held = 0;
-    this.#send(upload, number, bytes);
+    this.#send(upload, number, bytes, true);
     while (upload.sending.size >= this.#o.concurrency) await Promise.race(upload.sending.values());
     if (upload.failed.size > 0) await this.#tailToSpool();
   }
 
-  #send(upload: Upload, number: number, bytes: Uint8Array): void {
+  /** Sends one part; `reuse`: `bytes` is a part buffer, given back once the part is stored. */
+  #send(upload: Upload, number: number, bytes: Uint8Array, reuse = false): void {
     const p = this.#o.store
       .uploadPart(this.#o.key, upload.id, number, bytes)
       .then(
         (etag) => {
           upload.sent.set(number, etag);
+          if (reuse) giveBuffer(bytes as Buffer);
         },
         (error: unknown) => {
           upload.failed.set(number, { bytes, error });
@@ -300,7 +309,7 @@ export class ObjectWriter {
     parts.sort((a, b) => a.partNumber - b.partNumber);
     const { etag } = await this.#o.store.completeUpload(this.#o.key, upload.id, parts);
     this.#upload = undefined;
-    this.#buf = undefined;
+    this.#dropBuf();
     this.#lastPart = undefined;
     this.#storedAs(etag);
     // The object holds it all now; a later change starts from the object.
@@ -334,7 +343,7 @@ export class ObjectWriter {
     }
     this.#lastPart = undefined;
     upload.failed.clear();
-    this.#buf = undefined;
+    this.#dropBuf();
     this.#held = 0;
     this.#mode = 'spool';
   }
@@ -438,7 +447,7 @@ export class ObjectWriter {
       throw e;
     }
     this.#spool = spool;
-    this.#buf = undefined;
+    this.#dropBuf();
     this.#held = 0;
     this.#mode = 'spool';
   }
