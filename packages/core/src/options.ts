@@ -107,13 +107,13 @@ export function optionsFrom(
 }
 
 /** The `--timeout <ms>` option of a backend that waits on a server (`timeoutMs`, default 3000). */
-export function timeoutOption(what: string): OptionDecl {
+export function timeoutOption(what: string, defaultMs = 3000): OptionDecl {
   return {
     key: 'timeoutMs',
     flag: 'timeout',
     type: 'string',
     value: '<ms>',
-    default: '3000',
+    default: String(defaultMs),
     help: `milliseconds before ${what} answers ETIMEDOUT`,
     parse: (text, from) => parseCount(text, from),
   };
@@ -123,5 +123,6 @@ export function timeoutOption(what: string): OptionDecl {
 export function optionHelp(d: OptionDecl): string {
   const name = d.flag === undefined ? `$${d.env}` : `--${d.flag}${d.value ? ` ${d.value}` : ''}`;
   const where = [d.env ? `$${d.env}` : undefined, d.default].filter(Boolean).join(' or ');
-  return `  ${name.padEnd(20)} ${d.help}${where ? ` (default ${where})` : ''}`;
+  // Names longer than the column keep two spaces before their help.
+  return `  ${name.length < 20 ? `${name.padEnd(20)} ` : `${name}  `}${d.help}${where ? ` (default ${where})` : ''}`;
 }

@@ -80,8 +80,8 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
   check(
     'partSize',
     partSize,
-    partSize >= store.limits.minPartSize && partSize <= store.limits.maxPartSize,
-    `between ${store.limits.minPartSize} and ${store.limits.maxPartSize} bytes`,
+    partSize >= store.limits.minPartSize && partSize <= store.limits.maxPartSize && partSize % (store.limits.partMultiple ?? 1) === 0,
+    `between ${store.limits.minPartSize} and ${store.limits.maxPartSize} bytes${store.limits.partMultiple ? `, a multiple of ${store.limits.partMultiple}` : ''}`,
   );
   check('uploadConcurrency', concurrency, concurrency >= 1 && concurrency <= 64, 'from 1 to 64');
   check('readAhead', readAhead, readAhead >= 0, 'a non-negative number of bytes');

@@ -6,3 +6,4 @@ export { ObjectReader } from './reader.js';
 export type { ReaderOptions } from './reader.js';
 export type { ListOptions, ListPage, ObjectInfo, ObjectStore, ReadOptions, StoreLimits, UploadedPart } from './store.js';
 export { OBJECT_OPTIONS } from './options.js';
+export { bucketSpec, joinPrefix, readRange } from './adapter.js';

@@ -60,6 +60,8 @@ export interface StoreLimits {
   maxParts: number;
   /** Largest object (S3: 5 TiB). */
   maxObjectSize: number;
+  /** Every part but the last is a multiple of this many bytes (GCS resumable uploads: 256 KiB). */
+  partMultiple?: number;
 }
 
 /** An object store, as {@link objectBackend} uses it. */
@@ -89,7 +91,11 @@ export interface ObjectStore {
   put(key: string, body: Uint8Array, options?: OpOptions): Promise<{ etag?: string }>;
   /** Begins a multipart upload; resolves with its id. */
   startUpload(key: string): Promise<string>;
-  /** Stores one part (numbered from 1); resolves with its tag. As with `put`, `body` is reused after. */
+  /**
+   * Stores one part (numbered from 1); resolves with its tag. As with `put`, `body` is reused
+   * after. Parts are asked for in order, several at once; a store whose uploads take bytes in
+   * order only (GCS) sends them one after the other.
+   */
   uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array): Promise<string>;
   /** Makes the object from its parts, in order. */
   completeUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<{ etag?: string }>;

@@ -126,6 +126,13 @@ export class ObjectWriter {
         `write ${this.#o.path}: ${end} bytes is over the ${this.#o.store.name} limit of ${this.#o.store.limits.maxObjectSize} per object`,
       );
     }
+    const { maxParts } = this.#o.store.limits;
+    if (end > maxParts * this.#o.partSize) {
+      throw new ShylockError(
+        'EFBIG',
+        `write ${this.#o.path}: ${end} bytes needs more than the ${maxParts} parts ${this.#o.store.name} allows in one upload; mount with a larger --part-size (now ${this.#o.partSize} bytes)`,
+      );
+    }
     // In order, or a little behind or ahead of the end but past what was sent: stays a stream.
     if (this.#mode === 'stream' && at >= this.#base && at - this.#size <= this.#o.partSize) {
       if (at > this.#size) await this.#append(Buffer.alloc(at - this.#size), this.#size);

@@ -355,7 +355,20 @@ describe('objectBackend', () => {
     expect(Buffer.from(mem.objects.get('left-open.txt')!.data).toString()).toBe('kept');
   });
 
-  it('rejects a part size below the store minimum with EINVAL', () => {
+  it('rejects a part size below the store minimum, or not a multiple the store needs, with EINVAL', () => {
     expect(() => objectBackend(small(), { partSize: 1000 })).toThrow(/partSize must be between/);
+    const sized = memoryObjectStore({ limits: { minPartSize: 4 * KiB, partMultiple: 4 * KiB } });
+    expect(() => objectBackend(sized, { partSize: 6 * KiB })).toThrow(/a multiple of 4096/);
+    expect(() => objectBackend(sized, { partSize: 8 * KiB })).not.toThrow();
+  });
+
+  it('a write past what the store allows in parts fails EFBIG naming --part-size, before anything is sent', async () => {
+    const few = memoryObjectStore({ limits: { minPartSize: 4 * KiB, maxParts: 3 } });
+    const b = backendOn(few);
+    const h = await b.open('/too-big', parseOpenFlags('w'));
+    await h.write!(bytes(12 * KiB), 0);
+    await expect(h.write!(bytes(1), 12 * KiB)).rejects.toMatchObject({ code: 'EFBIG', message: /3 parts .*--part-size/ });
+    await h.close();
+    expect(few.objects.get('too-big')!.data.length).toBe(12 * KiB);
   });
 });

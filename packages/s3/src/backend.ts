@@ -1,5 +1,5 @@
-import { optionsFrom, parseBoolean, ShylockError, type Backend, type OptionDecl } from '@shylock/core';
-import { OBJECT_OPTIONS, objectBackend, type ObjectBackendOptions } from '@shylock/objects';
+import { optionsFrom, timeoutOption, parseBoolean, ShylockError, type Backend, type OptionDecl } from '@shylock/core';
+import { bucketSpec, joinPrefix, OBJECT_OPTIONS, objectBackend, type ObjectBackendOptions } from '@shylock/objects';
 import { s3Store, type S3StoreOptions } from './store.js';
 
 /** Options of {@link s3Backend}. */
@@ -41,19 +41,7 @@ export const S3_OPTIONS: readonly OptionDecl[] = [
     value: '<class>',
     help: 'storage class of written objects, e.g. STANDARD_IA',
   },
-  {
-    key: 'timeoutMs',
-    flag: 'timeout',
-    type: 'string',
-    value: '<ms>',
-    default: '30000',
-    help: 'milliseconds a request may wait for the server before ETIMEDOUT',
-    parse: (text, from) => {
-      if (!/^\d+$/.test(text.trim()) || Number(text) <= 0)
-        throw new ShylockError('EINVAL', `${from} must be a positive whole number of ms, got "${text}"`);
-      return Number(text);
-    },
-  },
+  timeoutOption('a request', 30_000),
   ...OBJECT_OPTIONS,
 ];
 
@@ -71,23 +59,11 @@ export const S3_OPTIONS: readonly OptionDecl[] = [
  */
 export function s3Backend(options: S3BackendOptions): Backend {
   options = { ...optionsFrom(S3_OPTIONS, options as unknown as Record<string, unknown>), ...options } as S3BackendOptions;
-  const spec = (options.bucket ?? '').trim().replace(/^s3:\/\//, '');
-  const slash = spec.indexOf('/');
-  const bucket = slash === -1 ? spec : spec.slice(0, slash);
-  const inBucket = slash === -1 ? '' : spec.slice(slash + 1);
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/.test(bucket)) {
-    throw new ShylockError(
-      'EINVAL',
-      `s3: "${options.bucket ?? ''}" is not a bucket name: give <bucket> or <bucket>/<prefix>, e.g. photos/2026`,
-    );
-  }
+  const { bucket, prefix: inBucket } = bucketSpec('s3', options.bucket ?? '', 's3', /^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/);
   if (options.endpoint !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(options.endpoint)) {
     throw new ShylockError('EINVAL', `s3: --endpoint "${options.endpoint}" must be a URL such as http://127.0.0.1:9000`);
   }
-  const prefix = [inBucket, options.prefix ?? '']
-    .map((p) => p.replace(/^\/+|\/+$/g, ''))
-    .filter(Boolean)
-    .join('/');
+  const prefix = joinPrefix(inBucket, options.prefix);
   const store = s3Store({ ...options, bucket });
   return objectBackend(store, { ...options, prefix });
 }

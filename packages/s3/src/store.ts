@@ -18,7 +18,16 @@ import {
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { ShylockError, type OpOptions } from '@shylock/core';
-import type { ListOptions, ListPage, ObjectInfo, ObjectStore, ReadOptions, StoreLimits, UploadedPart } from '@shylock/objects';
+import {
+  readRange,
+  type ListOptions,
+  type ListPage,
+  type ObjectInfo,
+  type ObjectStore,
+  type ReadOptions,
+  type StoreLimits,
+  type UploadedPart,
+} from '@shylock/objects';
 import { s3Error } from './errors.js';
 
 /** Options of {@link s3Store}. */
@@ -152,17 +161,7 @@ export function s3Store(options: S3StoreOptions): ObjectStore & { readonly clien
       call('read', key, async () => {
         if (end <= start) return new Uint8Array(0);
         const out = await get(key, start, end, o);
-        // The bytes straight into one buffer of the size asked for.
-        const data = Buffer.allocUnsafe(end - start);
-        let at = 0;
-        for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {
-          if (at + chunk.length > data.length)
-            throw new ShylockError('EIO', `read ${key}: ${where} sent more than the ${data.length} bytes asked for`);
-          data.set(chunk, at);
-          at += chunk.length;
-        }
-        // A range past the end comes back short: the object is shorter than it was.
-        return at === data.length ? data : data.subarray(0, at);
+        return readRange(out.Body as AsyncIterable<Uint8Array>, end - start, `read ${key} from ${where}`);
       }),
     stream: (key: string, start: number, end: number, o: ReadOptions = {}) =>
       call('read', key, async () => {
