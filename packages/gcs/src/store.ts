@@ -1,0 +1,361 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Storage, type StorageOptions } from '@google-cloud/storage';
+import { ShylockError, type OpOptions } from '@shylock/core';
+import {
+  readRange,
+  type ListOptions,
+  type ListPage,
+  type ObjectInfo,
+  type ObjectStore,
+  type ReadOptions,
+  type StoreLimits,
+  type UploadedPart,
+} from '@shylock/objects';
+import { gcsError } from './errors.js';
+
+/** Options of {@link gcsStore}. */
+export interface GcsStoreOptions {
+  bucket: string;
+  /** Another endpoint than Cloud Storage's, such as an emulator (`http://127.0.0.1:4443`). */
+  endpoint?: string;
+  /** The project (default: from the credentials, or `$GOOGLE_CLOUD_PROJECT`). */
+  projectId?: string;
+  /** A service account key file; default: application default credentials. */
+  keyFilename?: string;
+  /** Milliseconds a connection or an idle response may take before ETIMEDOUT (default 30000). */
+  timeoutMs?: number;
+  /** Attempts per metadata request, with the client's backoff (default 3). */
+  maxAttempts?: number;
+  /** More settings for the Storage client (credentials, retry options …); they win. */
+  storage?: StorageOptions;
+}
+
+const KiB = 1024;
+/**
+ * Cloud Storage's upload sizes: resumable uploads take chunks that are multiples of 256 KiB (the
+ * last one any size), as many as needed, objects up to 5 TiB.
+ */
+export const GCS_LIMITS: StoreLimits = Object.freeze({
+  minPartSize: 256 * KiB,
+  maxPartSize: 5 * 2 ** 40,
+  maxParts: Number.MAX_SAFE_INTEGER,
+  maxObjectSize: 5 * 2 ** 40,
+  partMultiple: 256 * KiB,
+});
+
+/** One resumable upload session: its URI and how far it has got. */
+interface Session {
+  key: string;
+  uri: string;
+  /** Bytes the server holds. */
+  stored: number;
+  /** Where each part ends, once sent (or held). */
+  ends: Map<number, number>;
+  /** A last part shorter than a chunk can be: sent with the total when the upload completes. */
+  held?: { number: number; body: Buffer };
+  /** Parts go one after the other. */
+  queue: Promise<unknown>;
+}
+
+/** The JSON API's error body. */
+interface ErrorBody {
+  error?: { code?: number; message?: string; errors?: { reason?: string; message?: string }[] };
+}
+
+/** An object's metadata in the JSON API. */
+interface ObjectResource {
+  name: string;
+  size?: string;
+  updated?: string;
+  generation?: string;
+}
+
+const info = (o: ObjectResource): ObjectInfo => ({
+  key: o.name,
+  size: Number(o.size ?? 0),
+  mtimeMs: o.updated ? Date.parse(o.updated) : 0,
+  ...(o.generation ? { etag: String(o.generation) } : {}),
+});
+
+const LIST_FIELDS = 'items(name,size,updated,generation),prefixes,nextPageToken';
+
+/**
+ * A Cloud Storage bucket as an {@link ObjectStore}. `@google-cloud/storage` holds the credentials
+ * (application default credentials, or a key file) and makes uploads, copies and deletes; listings,
+ * metadata, reads and the chunks of resumable uploads go to the JSON API directly over a
+ * keep-alive connection pool, with the client's credentials. Reads are pinned to a generation.
+ */
+export function gcsStore(options: GcsStoreOptions): ObjectStore & { readonly storage: Storage } {
+  const { bucket } = options;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const maxAttempts = options.maxAttempts ?? 3;
+  const storage = new Storage({
+    ...(options.endpoint === undefined ? {} : { apiEndpoint: options.endpoint }),
+    ...(options.projectId === undefined ? {} : { projectId: options.projectId }),
+    ...(options.keyFilename === undefined ? {} : { keyFilename: options.keyFilename }),
+    timeout: timeoutMs,
+    retryOptions: { maxRetries: Math.max(0, maxAttempts - 1), totalTimeout: Math.ceil((timeoutMs * maxAttempts) / 1000) },
+    ...options.storage,
+  });
+  const api = storage.apiEndpoint.replace(/\/+$/, '');
+  // A custom endpoint (an emulator) gets no credentials unless asked to, as the client does.
+  const custom = (storage as unknown as { customEndpoint?: boolean }).customEndpoint === true;
+  const authed = !custom || options.storage?.useAuthWithCustomEndpoint === true;
+  const where = `gs://${bucket}${custom ? ` at ${api}` : ''}`;
+  const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 64 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 64 }) };
+  const b = storage.bucket(bucket);
+  const objectPath = (key: string) => `/storage/v1/b/${encodeURIComponent(bucket)}/o/${encodeURIComponent(key)}`;
+  const sessions = new Map<string, Session>();
+  let closed = false;
+
+  const call = async <T>(op: string, key: string, work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (e) {
+      throw gcsError(e, op, key, where);
+    }
+  };
+
+  /** One HTTP request with the client's credentials; resolves with the response (any status). */
+  const send = async (
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body?: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<IncomingMessage> => {
+    const auth = authed ? await storage.authClient.getRequestHeaders(url) : {};
+    const u = new URL(url);
+    const https = u.protocol === 'https:';
+    return new Promise((resolve, reject) => {
+      const req = (https ? httpsRequest : httpRequest)(
+        u,
+        {
+          method,
+          agent: https ? agents.https : agents.http,
+          headers: { ...(auth as Record<string, string>), ...headers, ...(body ? { 'Content-Length': String(body.length) } : {}) },
+          ...(signal ? { signal } : {}),
+        },
+        resolve,
+      );
+      req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      req.once('error', reject);
+      req.end(body);
+    });
+  };
+  const text = async (res: IncomingMessage) => {
+    const parts: Buffer[] = [];
+    for await (const c of res) parts.push(c as Buffer);
+    return Buffer.concat(parts).toString('utf8');
+  };
+  /** A response that is not a success, as the error the client would have thrown. */
+  const failure = async (res: IncomingMessage) => {
+    const body = await text(res).catch(() => '');
+    let parsed: ErrorBody = {};
+    try {
+      parsed = JSON.parse(body) as ErrorBody;
+    } catch {}
+    const message = parsed.error?.message ?? (body.trim().split('\n')[0] || `HTTP ${res.statusCode}`);
+    return Object.assign(new Error(message), { code: res.statusCode, errors: parsed.error?.errors });
+  };
+  const json = async <T>(method: string, path: string, query: Record<string, string | undefined>, signal?: AbortSignal) => {
+    const q = Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined);
+    const res = await send(method, `${api}${path}${q.length ? `?${new URLSearchParams(q)}` : ''}`, {}, undefined, signal);
+    if (res.statusCode === 404) {
+      res.resume();
+      return null;
+    }
+    if (res.statusCode! >= 300) throw await failure(res);
+    return JSON.parse(await text(res)) as T;
+  };
+
+  /** A ranged download of one generation (pinned): the response, 2xx; empty past the end. */
+  const download = async (key: string, start: number, end: number, o: ReadOptions) => {
+    const query = new URLSearchParams({ alt: 'media', ...(o.etag === undefined ? {} : { generation: o.etag }) });
+    const url = `${api}/download${objectPath(key)}?${query}`;
+    const res = await send('GET', url, { Range: `bytes=${start}-${end - 1}`, 'Accept-Encoding': 'identity' }, undefined, o.signal);
+    if (res.statusCode === 416) {
+      res.resume();
+      return null;
+    }
+    if (res.statusCode === 404 && o.etag !== undefined) {
+      res.resume();
+      throw new ShylockError('EIO', `read ${key}: the object changed or was deleted in ${where} while it was open; open it again`, {
+        op: 'read',
+        backend: 'gcs',
+      });
+    }
+    if (res.statusCode! >= 300) throw await failure(res);
+    return res;
+  };
+
+  /** Sends body as the bytes from `start` of a session, until the server holds them all. */
+  const sendChunk = async (s: Session, start: number, body: Uint8Array, total?: number) => {
+    const end = start + body.length;
+    for (let attempt = 0; ; attempt++) {
+      const from = Math.max(start, s.stored);
+      const bytes = body.subarray(from - start);
+      const range = bytes.length > 0 ? `bytes ${from}-${end - 1}/${total ?? '*'}` : `bytes */${total ?? '*'}`;
+      const res = await send('PUT', s.uri, { 'Content-Range': range }, bytes);
+      if (res.statusCode === 200 || res.statusCode === 201) {
+        s.stored = end;
+        return JSON.parse(await text(res)) as ObjectResource;
+      }
+      if (res.statusCode === 308) {
+        res.resume();
+        // What the server holds: `Range: bytes=0-N` (none when it holds nothing).
+        const held = /bytes=0-(\d+)/.exec(res.headers.range ?? '');
+        s.stored = held ? Number(held[1]) + 1 : 0;
+        if (s.stored >= end && total === undefined) return undefined;
+        if (attempt < 3) continue;
+        throw new ShylockError('EIO', `upload ${s.key}: ${where} kept ${s.stored} of the ${end} bytes sent; the upload stops here`);
+      }
+      if (res.statusCode === 404 || res.statusCode === 410) {
+        res.resume();
+        throw new ShylockError(
+          'EIO',
+          `upload ${s.key}: the upload session is gone from ${where} (the server restarted, or the session expired)`,
+          { op: 'upload', backend: 'gcs' },
+        );
+      }
+      throw await failure(res);
+    }
+  };
+  const session = (key: string, id: string) => {
+    const s = sessions.get(id);
+    if (!s) throw new ShylockError('EIO', `upload ${key}: no upload ${id} in ${where}; it was completed or aborted`);
+    return s;
+  };
+  /** Runs `work` after everything queued on the session. */
+  const inOrder = <T>(s: Session, work: () => Promise<T>): Promise<T> => {
+    const p = s.queue.then(work);
+    s.queue = p.catch(() => {});
+    return p;
+  };
+
+  return {
+    name: 'gcs',
+    where,
+    limits: GCS_LIMITS,
+    storage,
+    list: (prefix: string, o: ListOptions = {}) =>
+      call('list', prefix, async (): Promise<ListPage> => {
+        const out = await json<{ items?: ObjectResource[]; prefixes?: string[]; nextPageToken?: string }>(
+          'GET',
+          `/storage/v1/b/${encodeURIComponent(bucket)}/o`,
+          {
+            prefix,
+            delimiter: o.delimiter ? '/' : undefined,
+            pageToken: o.token,
+            maxResults: o.limit === undefined ? undefined : String(o.limit),
+            fields: LIST_FIELDS,
+          },
+          o.signal,
+        );
+        if (!out) throw Object.assign(new Error(`no bucket ${bucket}`), { code: 404 });
+        // Cloud Storage gives at most `maxResults` items and prefixes together; an emulator may give more.
+        const page: ListPage = { objects: (out.items ?? []).map(info), prefixes: out.prefixes ?? [] };
+        if (out.nextPageToken) page.next = out.nextPageToken;
+        return page;
+      }),
+    head: (key: string, o: OpOptions = {}) =>
+      call('head', key, async () => {
+        const out = await json<ObjectResource>('GET', objectPath(key), { fields: 'name,size,updated,generation' }, o.signal);
+        return out ? info(out) : null;
+      }),
+    read: (key: string, start: number, end: number, o: ReadOptions = {}) =>
+      call('read', key, async () => {
+        if (end <= start) return new Uint8Array(0);
+        const res = await download(key, start, end, o);
+        if (!res) return new Uint8Array(0);
+        return readRange(res, end - start, `read ${key} from ${where}`);
+      }),
+    stream: (key: string, start: number, end: number, o: ReadOptions = {}) =>
+      call('read', key, async () => {
+        const res = await download(key, start, end, o);
+        return (async function* () {
+          if (!res) return;
+          try {
+            yield* res as AsyncIterable<Uint8Array>;
+          } catch (e) {
+            throw gcsError(e, 'read', key, where);
+          }
+        })();
+      }),
+    put: (key: string, body: Uint8Array) =>
+      call('put', key, async () => {
+        const file = b.file(key);
+        await file.save(Buffer.from(body.buffer, body.byteOffset, body.length), { resumable: false });
+        return file.metadata.generation === undefined ? {} : { etag: String(file.metadata.generation) };
+      }),
+    startUpload: (key: string) =>
+      call('upload', key, async () => {
+        const [uri] = await b.file(key).createResumableUpload();
+        sessions.set(uri, { key, uri, stored: 0, ends: new Map(), queue: Promise.resolve() });
+        return uri;
+      }),
+    uploadPart: (key: string, id: string, n: number, body: Uint8Array) =>
+      call('upload', key, async () => {
+        const s = session(key, id);
+        return inOrder(s, async () => {
+          const start = n === 1 ? 0 : s.ends.get(n - 1);
+          if (start === undefined)
+            throw new ShylockError('EIO', `upload ${key}: part ${n - 1} was not stored, so part ${n} can't follow it`);
+          if (s.held && s.held.number < n) throw new ShylockError('EIO', `upload ${key}: only the last part may be short`);
+          s.ends.set(n, start + body.length);
+          for (const later of [...s.ends.keys()]) if (later > n) s.ends.delete(later);
+          if (body.length % GCS_LIMITS.partMultiple! !== 0) {
+            // Cloud Storage takes a short chunk only as the last, with the total size: kept till then.
+            s.held = { number: n, body: Buffer.from(body) };
+            return `held-${n}`;
+          }
+          if (s.held?.number === n) s.held = undefined;
+          await sendChunk(s, start, body);
+          return String(n);
+        });
+      }),
+    completeUpload: (key: string, id: string, parts: UploadedPart[]) =>
+      call('upload', key, async () => {
+        const s = session(key, id);
+        return inOrder(s, async () => {
+          const last = parts.at(-1)?.partNumber ?? 0;
+          const total = last === 0 ? 0 : s.ends.get(last);
+          if (total === undefined) throw new ShylockError('EIO', `upload ${key}: part ${last} was not stored`);
+          const held = s.held?.number === last ? s.held : undefined;
+          const out = held
+            ? await sendChunk(s, total - held.body.length, held.body, total)
+            : await sendChunk(s, total, new Uint8Array(0), total);
+          sessions.delete(id);
+          return out?.generation === undefined ? {} : { etag: String(out.generation) };
+        });
+      }),
+    abortUpload: (key: string, id: string) =>
+      call('abort', key, async () => {
+        sessions.delete(id);
+        const res = await send('DELETE', id, {});
+        res.resume();
+        // 499: cancelled; 404/410: already gone.
+        if (res.statusCode !== 499 && res.statusCode !== 404 && res.statusCode !== 410 && res.statusCode! >= 300) {
+          throw Object.assign(new Error(`HTTP ${res.statusCode}`), { code: res.statusCode });
+        }
+      }),
+    copy: (from: string, to: string) =>
+      call('copy', from, async () => {
+        // A rewrite, repeated by the client until done: large objects copy in several calls.
+        await b.file(from).copy(b.file(to));
+      }),
+    delete: (keys: string[]) =>
+      call('delete', keys[0] ?? '', async () => {
+        for (let i = 0; i < keys.length; i += 16) {
+          await Promise.all(keys.slice(i, i + 16).map((k) => b.file(k).delete({ ignoreNotFound: true })));
+        }
+      }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+  };
+}
