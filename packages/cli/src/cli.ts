@@ -17,6 +17,7 @@ import {
 import { hostMknod, hostXattr, mount, type Mount, type MountOptions } from '@shylock/fuse';
 import { ETCD_OPTIONS, etcdBackend } from '@shylock/etcd';
 import { REDIS_OPTIONS, redisBackend } from '@shylock/redis';
+import { GCS_OPTIONS, gcsBackend } from '@shylock/gcs';
 import { S3_OPTIONS, s3Backend } from '@shylock/s3';
 import { localBackend } from '@shylock/local';
 import { MEMORY_OPTIONS, memoryBackend } from '@shylock/memory';
@@ -136,6 +137,15 @@ const LOCAL_OPTIONS: readonly OptionDecl[] = [
 ];
 
 /** The backends this command can mount. */
+/**
+ * An object store's mount: a listing answers the lookups that follow it for --cache-ttl (the
+ * backend keeps it that long anyway); the kernel keeps attributes a second.
+ */
+const objectMount = (options: Record<string, unknown>): MountSettings => ({
+  attrTimeout: 1,
+  listingCacheMs: (options.cacheTtlMs as number | undefined) ?? 10_000,
+});
+
 export const BACKENDS: Record<string, BackendSpec> = {
   memory: {
     summary: 'an in-memory tree (gone at unmount)',
@@ -184,9 +194,7 @@ export const BACKENDS: Record<string, BackendSpec> = {
     summary: 'an S3 bucket (AWS or S3-compatible) as files; / in keys are directories',
     sources: '<bucket[/prefix]>',
     arity: [1, 1],
-    // A listing answers the lookups that follow it for --cache-ttl (the backend keeps it that
-    // long anyway); the kernel keeps attributes a second.
-    mount: (options) => ({ attrTimeout: 1, listingCacheMs: (options.cacheTtlMs as number | undefined) ?? 10_000 }),
+    mount: objectMount,
     probe: (b) => b.list('/'),
     options: S3_OPTIONS,
     help: `  <bucket[/prefix]>    the bucket, or only the keys under a prefix of it
@@ -204,6 +212,29 @@ Examples:
   shylock s3 media /mnt/media --read-ahead 256MiB --cache-ttl 60000 --read-only
   shylock s3 data /mnt/data --spool-dir /var/tmp/shylock --timeout 10000 --qos rules.csv`,
     make: (sources, options) => s3Backend({ ...options, bucket: sources[0]! }),
+  },
+  gcs: {
+    summary: 'a Google Cloud Storage bucket as files; / in names are directories',
+    sources: '<bucket[/prefix]>',
+    arity: [1, 1],
+    mount: objectMount,
+    probe: (b) => b.list('/'),
+    options: GCS_OPTIONS,
+    help: `  <bucket[/prefix]>    the bucket, or only the objects under a prefix of it
+
+  Credentials are Google's application default credentials (GOOGLE_APPLICATION_CREDENTIALS,
+  gcloud auth application-default login, or the machine's service account) unless --key-file
+  names a key. A file written in order streams up as a resumable upload; close returns once
+  Cloud Storage holds it. Reads stay on the generation opened. Rename is copy + delete.
+
+Examples:
+  shylock gcs photos /mnt/photos                                 (application default credentials)
+  shylock gcs photos/2026 /mnt/2026 --key-file sa.json           (only objects under 2026/)
+  shylock gcs data /mnt/data --endpoint http://127.0.0.1:4443 --project test   (an emulator)
+  shylock gcs logs /mnt/logs --part-size 32MiB --upload-concurrency 2
+  shylock gcs media /mnt/media --read-ahead 256MiB --cache-ttl 60000 --read-only
+  shylock gcs data /mnt/data --spool-dir /var/tmp/shylock --timeout 10000 --qos rules.csv`,
+    make: (sources, options) => gcsBackend({ ...options, bucket: sources[0]! }),
   },
 };
 

@@ -6,14 +6,16 @@ import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isMounted, unmountPath } from '@shylock/fuse';
-import { startEtcd, startOrSkip, startRedis, startS3 } from '@shylock/test-servers';
+import { startEtcd, startGcs, startOrSkip, startRedis, startS3 } from '@shylock/test-servers';
 
-// `shylock etcd`, `shylock redis` and `shylock s3` end to end: the real command, a real server, a real mount.
+// `shylock etcd`, `shylock redis`, `shylock s3` and `shylock gcs` end to end: the real command, a real server, a real mount.
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const { server: etcd, skip: etcdSkip } = await startOrSkip(startEtcd);
 const { server: redis, skip: redisSkip } = await startOrSkip(startRedis);
 const { server: s3, skip: s3Skip } = await startOrSkip(startS3);
+const { server: gcs, skip: gcsSkip } = await startOrSkip(startGcs);
 afterAll(async () => {
+  await gcs?.stop();
   await etcd?.stop();
   await redis?.stop();
   await s3?.stop();
@@ -191,6 +193,53 @@ describe.skipIf(!s3)(`shylock s3${s3Skip ? ` (skipped: ${s3Skip})` : ''}`, () =>
       [['s3', 'data', mnt, '--endpoint', 'localhost:9000'], /must be a URL such as/],
       [['s3', 'data', mnt, '--part-size', '1TB'], /unknown unit "TB"/],
       [['s3', 'data', mnt, '--part-size', '1M'], /partSize must be between/],
+    ] as const) {
+      const r = start([...args]);
+      expect(await r.exited).toBe(2);
+      expect(r.stderr()).toMatch(message);
+      expect(r.stderr().trim().split('\n')).toHaveLength(1);
+    }
+  });
+});
+
+describe.skipIf(!gcs)(`shylock gcs${gcsSkip ? ` (skipped: ${gcsSkip})` : ''}`, () => {
+  // The emulator's JSON API, as any client sees it: the server's own copy of an object.
+  const stored = async (key: string) => {
+    const res = await fetch(`${gcs!.endpoint}/download/storage/v1/b/cli/o/${encodeURIComponent(key)}?alt=media`);
+    return res.ok ? res.text() : `HTTP ${res.status}`;
+  };
+  it('mounts bucket/prefix at --endpoint; a file written through it is stored; SIGTERM unmounts', async () => {
+    await fetch(`${gcs!.endpoint}/storage/v1/b?project=test`, { method: 'POST', body: JSON.stringify({ name: 'cli' }) });
+    const mnt = await tempDir();
+    const r = start(['gcs', 'cli/under', mnt, '--endpoint', gcs!.endpoint, '--project', 'test']);
+    await r.ready;
+    try {
+      expect(r.stderr()).toMatch(/mounted gcs at/);
+      expect((await sh(`mkdir ${mnt}/web && echo on > ${mnt}/web/flag && cat ${mnt}/web/flag`)).stdout).toBe('on\n');
+      expect(await stored('under/web/flag')).toBe('on\n');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    expect(await r.exited).toBe(0);
+    expect(await isMounted(mnt)).toBe(false);
+  });
+  it('a refused endpoint and a missing bucket exit 1 with one line each; bad arguments exit 2', async () => {
+    const mnt = await tempDir();
+    for (const [args, message] of [
+      [['gcs', 'cli', mnt, '--endpoint', 'http://127.0.0.1:9'], /unreachable: the connection was refused .*--endpoint/],
+      [['gcs', 'no-such-bucket', mnt, '--endpoint', gcs!.endpoint], /no such bucket/],
+    ] as const) {
+      const r = start([...args]);
+      expect(await r.exited).toBe(1);
+      expect(r.stderr()).toMatch(message);
+      expect(r.stderr().trim().split('\n')).toHaveLength(1);
+      expect(await isMounted(mnt)).toBe(false);
+    }
+    for (const [args, message] of [
+      [['gcs', 'Bad_Bucket', mnt], /is not a bucket name/],
+      [['gcs', 'data', mnt, '--endpoint', 'ftp://x'], /must be a URL such as/],
+      [['gcs', 'data', mnt, '--part-size', '300KiB'], /a multiple of 262144/],
+      [['gcs', 'data', mnt, '--timeout', 'soon'], /--timeout/],
     ] as const) {
       const r = start([...args]);
       expect(await r.exited).toBe(2);
