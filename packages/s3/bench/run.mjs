@@ -6,7 +6,7 @@
 //
 //   S3_BENCH_MIB=1024 S3_BENCH_ROUNDS=3 node bench/run.mjs
 import { execFile, spawn } from 'node:child_process';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { mount } from '@shylock/fuse';
-import { ensureDebian, format as f, Rounds, startPassthrough, startS3 } from '@shylock/test-servers';
+import { daemonMount, dropCaches, ensureDebian, format as f, Rounds, seconds, startPassthrough, startS3 } from '@shylock/test-servers';
 import { s3Backend } from '@shylock/s3';
 
 const run = promisify(execFile);
@@ -39,30 +39,6 @@ const Bucket = s3.bucket;
 const scratch = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'shylock-s3-bench-'));
 const source = join(scratch, 'source.bin');
 const passwd = join(scratch, 'passwd');
-const mounted = (dir) =>
-  readFileSync('/proc/mounts', 'utf8')
-    .split('\n')
-    .some((l) => l.split(' ')[1] === dir);
-const seconds = async (work) => {
-  const t0 = performance.now();
-  await work();
-  return (performance.now() - t0) / 1000;
-};
-/** Waits for a FUSE daemon's mount to appear; fails if it exits first. */
-const daemon = async (dir, child, what) => {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  for (let i = 0; i < 300 && !mounted(dir); i++) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode} before mounting`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  if (!mounted(dir)) throw new Error(`${what} did not mount ${dir}`);
-  return async () => {
-    child.kill('SIGTERM');
-    await exited;
-    if (mounted(dir)) await run('fusermount3', ['-uz', dir]).catch(() => {});
-  };
-};
-
 /** The three FUSE file systems, each mounting the bucket at `dir`; each returns its unmount. */
 const TOOLS = {
   shylock: async (dir) => {
@@ -93,7 +69,7 @@ const TOOLS = {
       ],
       { env, stdio: 'ignore' },
     );
-    return daemon(dir, child, 'rclone');
+    return daemonMount(dir, child, 'rclone');
   },
   s3fs: (dir) => {
     const child = spawn(
@@ -113,11 +89,10 @@ const TOOLS = {
       ],
       { stdio: 'ignore' },
     );
-    return daemon(dir, child, 's3fs');
+    return daemonMount(dir, child, 's3fs');
   },
 };
 
-const dropCaches = () => writeFile('/proc/sys/vm/drop_caches', '3').catch(() => {});
 const r = new Rounds();
 // libfuse's C passthrough over the same bytes in memory: what FUSE alone costs on this machine.
 let passthrough;

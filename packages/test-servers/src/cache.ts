@@ -119,10 +119,11 @@ export async function mavenLib(dir: string, dependencies: string[]): Promise<str
 }
 
 /** `go install module@version` into `dir/bin`, with Go's caches in the cache. */
-export async function goInstall(dir: string, pkg: string): Promise<string> {
+export async function goInstall(dir: string, pkg: string, env: Record<string, string> = {}): Promise<string> {
   const root = cacheRoot();
   await step('building the server from the Go module proxy', 'go', ['install', pkg], {
     env: {
+      ...env,
       GOBIN: join(dir, 'bin'),
       GOPATH: join(root, 'go'),
       GOMODCACHE: join(root, 'go', 'pkg', 'mod'),

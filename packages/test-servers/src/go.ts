@@ -111,3 +111,12 @@ export async function startGcs(): Promise<TestServer> {
   await start();
   return serverHandle(proc, () => `http://127.0.0.1:${proc.port}`, start, dir);
 }
+
+/**
+ * A Go program built once into the cache from the Go module proxy (`pkg` as `go install` takes
+ * it, `env` for the build such as a GOTOOLCHAIN); resolves with the path of its binary `name`.
+ */
+export async function goTool(name: string, version: string, pkg: string, env: Record<string, string> = {}): Promise<string> {
+  const home = await installed(name, version, (dir) => goInstall(dir, pkg, env).then(() => undefined));
+  return join(home, 'bin', name);
+}

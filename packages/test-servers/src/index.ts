@@ -12,10 +12,10 @@ import { ensureDebian, freePort, serverHandle, type TestServer, waitFor } from '
 export { ensureDebian, freePort } from './process.js';
 export { KAFKA_VERSION, ELASTICMQ_VERSION, startKafka, startSqs, startZooKeeper } from './java.js';
 export { cacheRoot } from './cache.js';
-export { format, Rounds } from './bench.js';
+export { daemonMount, dropCaches, format, Rounds, seconds } from './bench.js';
 export { type KilledDuringWrite, killDuringWrite } from './faults.js';
 export { type DockerServer, startDocker } from './docker.js';
-export { FAKE_GCS_VERSION, type S3Server, startGcs, startS3, VERSITYGW_VERSION } from './go.js';
+export { FAKE_GCS_VERSION, goTool, type S3Server, startGcs, startS3, VERSITYGW_VERSION } from './go.js';
 
 const run = promisify(execFile);
 
