@@ -23,6 +23,12 @@ export interface StreamHandleOptions {
    */
   receive?(signal: AbortSignal): Promise<Uint8Array[] | null>;
   /**
+   * Resolves once everything published so far is stored, rejecting with what failed: for a
+   * backend whose `publish` returns before the store acknowledges (it sends in the background).
+   * Called by `flush`, `sync` and `close` after the last publish.
+   */
+  settle?(): Promise<void>;
+  /**
    * Called once at close, after the last publish, with the messages received but not yet read
    * (a task queue gives them back). Releases subscriptions and connections.
    */
@@ -164,6 +170,11 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
     },
     async flush() {
       await flushPartial();
+      await options.settle?.();
+    },
+    async sync() {
+      await flushPartial();
+      await options.settle?.();
     },
     close() {
       closing ??= (async () => {
@@ -171,6 +182,11 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
         await flushPartial().catch((e: unknown) => {
           failure = e;
         });
+        if (!failure) {
+          await options.settle?.().catch((e: unknown) => {
+            failure = e;
+          });
+        }
         closer.abort();
         await receiving?.catch(() => undefined);
         const rest = unread.length > 0 && headOffset > 0 ? unread.slice(1) : unread.slice();

@@ -41,8 +41,20 @@ enum {
   OP_FSYNC, OP_RELEASE, OP_TRUNCATE, OP_FTRUNCATE, OP_MKDIR, OP_RMDIR, OP_UNLINK, OP_RENAME,
   OP_CHMOD, OP_CHOWN, OP_UTIMENS, OP_MKNOD, OP_READLINK, OP_SYMLINK, OP_LINK, OP_GETXATTR,
   OP_LISTXATTR, OP_SETXATTR, OP_REMOVEXATTR, OP_STATFS,
+  OP_INTERRUPT = 254,
   OP_END = 255,
 };
+
+/*
+ * Interrupts: libfuse (mounted with `intr`) signals the thread of a request the kernel wants
+ * interrupted (the caller got a signal: Ctrl-C on a `cat` waiting on a stream). The signal only
+ * wakes that thread from its wait; it tells JavaScript, which aborts the operation, and the
+ * request is answered EINTR. A real-time signal nobody else in a Node process uses.
+ */
+#define INTR_SIGNAL (SIGRTMIN + 5)
+/** Marks a queued id as "interrupt this request" rather than "handle this request". */
+#define INTR_MARK ((uintptr_t)1 << 32)
+static void on_intr_signal(int sig) { (void)sig; }
 
 // Layout of the shared Float64Array `io`.
 enum { IO_CALLER = 0, IO_STAT = 4, IO_STATFS = 16, IO_SIZE = 32, STAT_FIELDS = 12 };
@@ -245,7 +257,26 @@ static int cross(mount_t *m, request_t *r) {
   while (!atomic_load_explicit(&r->answered, memory_order_acquire) && elapsed_ns(&start) < SPIN_NS) {
     CPU_RELAX();
   }
+  // The interrupt signal wakes this thread from sem_wait (it is blocked in every other thread of
+  // the mount, which inherit a mask with everything blocked).
+  static __thread int intr_open;
+  if (!intr_open) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, INTR_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    intr_open = 1;
+  }
+  int told = 0;
   while (sem_wait(&r->done) == -1 && errno == EINTR) {
+    if (told || !fuse_interrupted()) continue;
+    told = 1;
+    pthread_mutex_lock(&m->lock);
+    // Still parked: JavaScript is told to abort it (its answer then comes as usual).
+    if (!m->queue_gone && !atomic_load(&m->closing) && m->slots[r->id % SLOTS] == r) {
+      napi_call_threadsafe_function(m->tsfn, (void *)((uintptr_t)r->id | INTR_MARK), napi_tsfn_nonblocking);
+    }
+    pthread_mutex_unlock(&m->lock);
   }
   sem_destroy(&r->done);
   return r->result;
@@ -401,6 +432,21 @@ static void call_js(napi_env env, napi_value dispatch, void *context, void *data
   if (r && r->id != id) r = NULL;
   pthread_mutex_unlock(&m->lock);
   if (!r) return;  // answered already (the mount closed)
+  if ((uintptr_t)data & INTR_MARK) {
+    // dispatch(OP_INTERRUPT, id): the handler of that request aborts what it waits for.
+    if (!env) return;
+    napi_value argv[6], global;
+    napi_get_undefined(env, &argv[2]);
+    for (int i = 3; i < 6; i++) argv[i] = argv[2];
+    argv[0] = num(env, OP_INTERRUPT);
+    argv[1] = num(env, id);
+    napi_get_global(env, &global);
+    if (napi_call_function(env, global, dispatch, 6, argv, NULL) != napi_ok) {
+      napi_value ex;
+      napi_get_and_clear_last_exception(env, &ex);
+    }
+    return;
+  }
   if (!env) {
     if (claim(m, id)) answer(r, -EIO);
     return;
@@ -812,6 +858,9 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
   // Inode numbers from getattr (a directory passed through: hard links share one), else libfuse's own.
   cfg->use_ino = m->use_ino;
   cfg->readdir_ino = 0;
+  // Interrupts reach the request's thread as INTR_SIGNAL (its no-op handler is set at mount).
+  cfg->intr = 1;
+  cfg->intr_signal = INTR_SIGNAL;
   if (m->max_write) conn->max_write = m->max_write;
   if (m->max_readahead) conn->max_readahead = m->max_readahead;
   conn->max_read = m->max_read;  // must equal the max_read mount option (0: none given)
@@ -979,6 +1028,13 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   ls_init(&m->listed);
   napi_create_reference(env, argv[3], 1, &m->io_ref);
 
+  // The interrupt signal must not end the process: a handler that does nothing (its delivery
+  // only breaks a FUSE thread's wait), without SA_RESTART.
+  struct sigaction intr_action;
+  memset(&intr_action, 0, sizeof intr_action);
+  intr_action.sa_handler = on_intr_signal;
+  sigemptyset(&intr_action.sa_mask);
+  sigaction(INTR_SIGNAL, &intr_action, NULL);
   struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
   fuse_opt_add_arg(&args, "shylock");
   uint32_t n = 0;

@@ -43,6 +43,9 @@ export interface NativeModule {
   version(): number;
 }
 
+/** errno of an interrupted system call. */
+const EINTR = 4;
+
 /** Operation numbers, shared with binding/shylock_fuse.c. */
 export const OP = {
   getattr: 0,
@@ -73,6 +76,8 @@ export const OP = {
   setxattr: 25,
   removexattr: 26,
   statfs: 27,
+  /** Not a request: the kernel asks to interrupt request `id` (its caller got a signal). */
+  interrupt: 254,
   end: 255,
 } as const;
 
@@ -139,7 +144,8 @@ export interface FuseHandlers {
   readdir(path: string, cb: Reply): void;
   open(path: string, flags: number, cb: Reply): void;
   create(path: string, mode: number, flags: number, cb: Reply): void;
-  read(path: string, fh: number, buffer: Buffer, length: number, position: number, cb: Reply): void;
+  /** `signal` aborts when the caller is interrupted (Ctrl-C on a read waiting on a stream). */
+  read(path: string, fh: number, buffer: Buffer, length: number, position: number, cb: Reply, signal?: AbortSignal): void;
   write(path: string, fh: number, buffer: Buffer, length: number, position: number, cb: Reply): void;
   flush(path: string, fh: number, cb: Reply): void;
   fsync(path: string, datasync: boolean, fh: number, cb: Reply): void;
@@ -266,6 +272,8 @@ export class FuseSession implements NativeSession {
   readonly native: NativeModule;
   private handle: object | undefined;
   private readonly io = new Float64Array(32);
+  /** Reads in progress that an interrupt may abort, by request id. */
+  private readonly interrupts = new Map<number, AbortController>();
   private stopped = false;
   private endedNow = false;
 
@@ -394,6 +402,11 @@ export class FuseSession implements NativeSession {
   }
 
   private dispatch(op: number, id: number, path: string, a: unknown, b: unknown, c: unknown): void {
+    if (op === OP.interrupt) {
+      // `path` is unused here; the request's id comes as the second argument.
+      this.interrupts.get(id)?.abort();
+      return;
+    }
     if (op === OP.end) {
       this.endedNow = true;
       this.options.onEnded?.();
@@ -432,7 +445,21 @@ export class FuseSession implements NativeSession {
         case OP.read: {
           // libfuse's own buffer, lent until the answer (then detached): read into it directly.
           const buffer = b as Buffer;
-          return h.read(path, a as number, buffer, buffer.length, c as number, done);
+          const interrupt = new AbortController();
+          this.interrupts.set(id, interrupt);
+          return h.read(
+            path,
+            a as number,
+            buffer,
+            buffer.length,
+            c as number,
+            (code, ...rest) => {
+              this.interrupts.delete(id);
+              // A read the caller's signal cut short answers EINTR, as the kernel expects.
+              native.reply(m, id, interrupt.signal.aborted && code < 0 ? -EINTR : code, ...rest);
+            },
+            interrupt.signal,
+          );
         }
         case OP.write: {
           const buffer = b as Buffer;

@@ -229,7 +229,7 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
         (fd) => [fd],
       );
     },
-    read: (path: string, fd: number, buffer: Buffer, length: number, position: number, cb: Cb) => {
+    read: (path: string, fd: number, buffer: Buffer, length: number, position: number, cb: Cb, signal?: AbortSignal) => {
       const file = open.get(fd);
       if (!file) return cb(-ERRNO.EBADF);
       // A native file out of credit: prepay the next chunk and let the FUSE thread do the read.
@@ -240,7 +240,9 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
         file.native?.charged ? (code, ...rest) => (cb(code, ...rest), native.refill(fd, file, 'read', length)) : cb,
         async () => {
           const target = length === buffer.length ? buffer : buffer.subarray(0, length);
-          if (!systemIo(file)) return file.handle.read(target, file.stream ? null : position);
+          // A stream read may wait for ever: the caller's Ctrl-C (an interrupt) ends it.
+          if (file.stream) return file.handle.read(target, null, signal ? { signal } : undefined);
+          if (!systemIo(file)) return file.handle.read(target, position);
           const own = Buffer.allocUnsafe(length);
           const n = await file.handle.read(own, file.stream ? null : position);
           target.set(own.subarray(0, n));

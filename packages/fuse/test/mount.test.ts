@@ -204,6 +204,27 @@ describe('mount', () => {
       await cleanup();
     }
   });
+  it('a read waiting on a quiet stream ends at Ctrl-C or SIGTERM (the kernel interrupts it), and the stream goes on', async () => {
+    const [mnt, cleanup] = await tempDir('interrupt');
+    const m = await mount(memoryBackend({ streams: ['/events'] }), mnt);
+    try {
+      await sh(`touch ${mnt}/events/quiet`);
+      for (const signal of ['INT', 'TERM']) {
+        const t0 = performance.now();
+        const r = await sh(`timeout -s ${signal} 1 cat ${mnt}/events/quiet; echo "rc=$?"`, 10_000);
+        expect(r.stdout).toBe('rc=124\n');
+        // Told at once (libfuse repeats its signal each second until the request ends).
+        expect(performance.now() - t0).toBeLessThan(3000);
+      }
+      const reader = sh(`timeout 3 head -n 1 ${mnt}/events/quiet`, 10_000);
+      await new Promise((r) => setTimeout(r, 300));
+      await sh(`echo after > ${mnt}/events/quiet`);
+      expect((await reader).stdout).toBe('after\n');
+    } finally {
+      await m.unmount();
+      await cleanup();
+    }
+  });
   it('a missing mountpoint rejects ENOENT and a busy one EBUSY', async () => {
     await expect(mount(memoryBackend(), '/nonexistent/shylock/mnt')).rejects.toMatchObject({ code: 'ENOENT' });
     const [mnt, cleanup] = await tempDir('busy');
