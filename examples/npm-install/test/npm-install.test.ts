@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGcs, startS3 } from '@shylock/test-servers';
+import { startGcs, startKafka, startS3 } from '@shylock/test-servers';
 
 // The public packages as a user gets them: `pnpm pack` in the workspace, then `npm install` of
 // the tarballs in a directory outside it, with only node and npm on PATH (no compiler, no pnpm,
 // install scripts off), so the FUSE binding must come prebuilt inside the tarball.
 const here = dirname(fileURLToPath(import.meta.url));
 const workspace = join(here, '..', '..', '..');
-const PUBLIC = ['core', 'qos', 'fuse', 'memory', 'local', 'etcd', 'redis', 'objects', 's3', 'gcs', 'cli'];
+const PUBLIC = ['core', 'qos', 'fuse', 'memory', 'local', 'etcd', 'redis', 'objects', 's3', 'gcs', 'kafka', 'cli'];
 
 let app = '';
 let tools = '';
@@ -107,6 +107,18 @@ describe('the packed packages installed with plain npm', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
       await gcs.stop();
+    }
+  });
+
+  it('@shylock/kafka mounts the topics of a real broker; lines appended are followed back', async () => {
+    const kafka = await startKafka();
+    const dir = mkdtempSync(join(tmpdir(), 'shylock-npm-mnt-'));
+    try {
+      const out = JSON.parse(run(process.execPath, ['mount-kafka.mjs', kafka.endpoint, dir]));
+      expect(out).toEqual({ read: 'hello from kafka\nand again\n', topics: ['greetings'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await kafka.stop();
     }
   });
 

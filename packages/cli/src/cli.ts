@@ -18,6 +18,7 @@ import { hostMknod, hostXattr, mount, type Mount, type MountOptions } from '@shy
 import { ETCD_OPTIONS, etcdBackend } from '@shylock/etcd';
 import { REDIS_OPTIONS, redisBackend } from '@shylock/redis';
 import { GCS_OPTIONS, gcsBackend } from '@shylock/gcs';
+import { KAFKA_OPTIONS, kafkaBackend } from '@shylock/kafka';
 import { S3_OPTIONS, s3Backend } from '@shylock/s3';
 import { localBackend } from '@shylock/local';
 import { MEMORY_OPTIONS, memoryBackend } from '@shylock/memory';
@@ -189,6 +190,28 @@ export const BACKENDS: Record<string, BackendSpec> = {
   (write publishes a line, cat subscribes), streams/<key> (XADD per line; cat reads from
   the start and follows) and queues/<key> (RPUSH per line; each read pops one task).`,
     make: (_sources, options) => redisBackend(options),
+  },
+  kafka: {
+    summary: 'Kafka topics as files: a line written is a message, cat follows a topic',
+    sources: '',
+    arity: [0, 0],
+    mount: { attrTimeout: 1 },
+    probe: (b) => b.list('/'),
+    options: KAFKA_OPTIONS,
+    help: `  The root lists the topics. echo >> /mnt/kafka/orders produces a message per line, each
+  acknowledged by the brokers before close returns; cat /mnt/kafka/orders prints the topic from
+  its earliest offset and then follows it like tail -f. touch creates a topic (--partitions,
+  --replication-factor); rm deletes one only with --allow-delete.
+
+Examples:
+  shylock kafka /mnt/kafka                                        (brokers from KAFKA_BROKERS)
+  shylock kafka /mnt/kafka --brokers k1:9092,k2:9092 --client-id ops
+  shylock kafka /mnt/orders --topic orders --keys                 (one topic; lines key<TAB>value)
+  shylock kafka /mnt/kafka --partitions 6 --replication-factor 3 --acks all --allow-delete
+  shylock kafka /mnt/kafka --ssl --sasl-mechanism scram-sha-512 --sasl-username app --sasl-password s3cret
+  shylock kafka /mnt/kafka --timeout 5000 --qos rules.csv --read-only`,
+    // --read-only / ETC_READ_ONLY apply to the whole mount (a layer), not to the backend twice.
+    make: (_sources, options) => kafkaBackend({ ...options, readOnly: false }),
   },
   s3: {
     summary: 'an S3 bucket (AWS or S3-compatible) as files; / in keys are directories',

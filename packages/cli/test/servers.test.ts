@@ -6,15 +6,17 @@ import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isMounted, unmountPath } from '@shylock/fuse';
-import { startEtcd, startGcs, startOrSkip, startRedis, startS3 } from '@shylock/test-servers';
+import { startEtcd, startGcs, startKafka, startOrSkip, startRedis, startS3 } from '@shylock/test-servers';
 
-// `shylock etcd`, `shylock redis`, `shylock s3` and `shylock gcs` end to end: the real command, a real server, a real mount.
+// `shylock etcd`, `redis`, `s3`, `gcs` and `kafka` end to end: the real command, a real server, a real mount.
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const { server: etcd, skip: etcdSkip } = await startOrSkip(startEtcd);
 const { server: redis, skip: redisSkip } = await startOrSkip(startRedis);
 const { server: s3, skip: s3Skip } = await startOrSkip(startS3);
 const { server: gcs, skip: gcsSkip } = await startOrSkip(startGcs);
+const { server: kafka, skip: kafkaSkip } = await startOrSkip(startKafka);
 afterAll(async () => {
+  await kafka?.stop();
   await gcs?.stop();
   await etcd?.stop();
   await redis?.stop();
@@ -247,4 +249,52 @@ describe.skipIf(!gcs)(`shylock gcs${gcsSkip ? ` (skipped: ${gcsSkip})` : ''}`, (
       expect(r.stderr().trim().split('\n')).toHaveLength(1);
     }
   });
+});
+
+describe.skipIf(!kafka)(`shylock kafka${kafkaSkip ? ` (skipped: ${kafkaSkip})` : ''}`, () => {
+  it('mounts $KAFKA_BROKERS; echo produces, head follows; --topic serves one topic; SIGTERM unmounts', async () => {
+    const mnt = await tempDir();
+    const r = start(['kafka', mnt], { KAFKA_BROKERS: kafka!.endpoint });
+    await r.ready;
+    try {
+      expect(r.stderr()).toMatch(/mounted kafka at/);
+      const out = await sh(
+        `echo shipped >> ${mnt}/orders && echo packed >> ${mnt}/orders && timeout 10 head -n 2 ${mnt}/orders && ls ${mnt}`,
+      );
+      expect(out.stdout).toBe('shipped\npacked\norders\n');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    expect(await r.exited).toBe(0);
+    const one = start(['kafka', mnt, '--brokers', kafka!.endpoint, '--topic', 'orders']);
+    await one.ready;
+    try {
+      expect((await sh(`ls ${mnt}; echo x > ${mnt}/other`)).stdout).toBe('orders\n');
+      expect((await sh(`echo x > ${mnt}/other`)).stderr).toMatch(/No such file or directory/);
+    } finally {
+      one.child.kill('SIGTERM');
+      await one.exited;
+    }
+    expect(await isMounted(mnt)).toBe(false);
+  }, 40_000);
+  it('unreachable brokers exit 1 with one line; bad arguments exit 2', async () => {
+    const mnt = await tempDir();
+    const r = start(['kafka', mnt, '--brokers', '127.0.0.1:9', '--timeout', '2000']);
+    expect(await r.exited).toBe(1);
+    expect(r.stderr()).toMatch(/unreachable.*--brokers/);
+    expect(r.stderr().trim().split('\n')).toHaveLength(1);
+    expect(await isMounted(mnt)).toBe(false);
+    for (const [args, message] of [
+      [['kafka', mnt, '--brokers', 'nohost'], /is not host:port/],
+      [['kafka', mnt, '--acks', '2'], /--acks must be all or 1/],
+      [['kafka', mnt, '--sasl-username', 'u'], /need --sasl-mechanism/],
+      [['kafka', mnt, '--partitions', '0'], /--partitions must be at least 1/],
+      [['kafka', mnt, '--topic', 'bad/name'], /not a topic name/],
+    ] as const) {
+      const b = start([...args]);
+      expect(await b.exited).toBe(2);
+      expect(b.stderr()).toMatch(message);
+      expect(b.stderr().trim().split('\n')).toHaveLength(1);
+    }
+  }, 60_000);
 });

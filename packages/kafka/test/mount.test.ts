@@ -1,0 +1,210 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mount, type Mount } from '@shylock/fuse';
+import { createPolicy } from '@shylock/qos';
+import { ensureDebian, startKafka, startOrSkip } from '@shylock/test-servers';
+import { kafkaBackend } from '../src/index.js';
+
+const { server: broker, skip } = await startOrSkip(startKafka);
+if (broker) await ensureDebian(['kcat']);
+afterAll(() => broker?.stop());
+
+const sh = (cmd: string, timeout = 20_000) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile('bash', ['-c', cmd], { maxBuffer: 64 << 20, timeout }, (e, stdout, stderr) =>
+      resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
+const client = () => new Kafka({ brokers: [broker!.endpoint], clientId: 'test', logLevel: logLevel.NOTHING });
+let n = 0;
+const topicName = (what: string) => `${what}-${process.pid}-${++n}`;
+
+/** Every message of a topic, from the start, as kcat prints them (`-K` for key<TAB>value). */
+const kcatAll = async (topic: string, args = '') => {
+  const r = await sh(`kcat -b ${broker!.endpoint} -C -t ${topic} -o beginning -e -q ${args}`);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout;
+};
+
+describe.skipIf(!broker)(`Kafka topics mounted and used from the shell${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let mnt: string;
+  let m: Mount;
+  beforeAll(async () => {
+    mnt = await mkdtemp(join(tmpdir(), 'shylock-kafka-mnt-'));
+    m = await mount(kafkaBackend({ brokers: broker!.endpoint }), mnt, { attrTimeout: 1 });
+  });
+  afterAll(async () => {
+    await m?.unmount();
+    await rm(mnt, { recursive: true, force: true });
+  });
+
+  it('lines written with echo and cat are messages kcat reads; messages kcat produced are lines cat follows', async () => {
+    const topic = topicName('cross');
+    expect((await sh(`echo first > ${mnt}/${topic} && printf 'second\\nthird\\n' >> ${mnt}/${topic}`)).code).toBe(0);
+    expect(await kcatAll(topic)).toBe('first\nsecond\nthird\n');
+    expect((await sh(`printf 'from kcat\\nand more\\n' | kcat -b ${broker!.endpoint} -P -t ${topic}`)).code).toBe(0);
+    // cat follows like tail -f: it prints what is there, then waits (ended here by timeout).
+    const r = await sh(`timeout 4 cat ${mnt}/${topic}`);
+    expect(r.code).toBe(124);
+    expect(r.stdout).toBe('first\nsecond\nthird\nfrom kcat\nand more\n');
+  });
+
+  it('a line appended while a reader follows reaches it within two seconds', async () => {
+    const topic = topicName('follow');
+    await sh(`touch ${mnt}/${topic}`);
+    const reader = sh(`timeout 10 head -n 1 ${mnt}/${topic}`, 15_000);
+    // The reader is waiting on the empty topic (its consumer fetching) before the line goes in.
+    await new Promise((r) => setTimeout(r, 2000));
+    const t0 = performance.now();
+    await sh(`echo live >> ${mnt}/${topic}`);
+    const out = await reader;
+    const latency = performance.now() - t0;
+    expect(out.stdout).toBe('live\n');
+    expect(latency).toBeLessThan(2000);
+  });
+
+  it('touch creates a topic the brokers list; ls shows it; rm is refused without --allow-delete', async () => {
+    const topic = topicName('made');
+    expect((await sh(`touch ${mnt}/${topic} && ls ${mnt}`)).stdout.split('\n')).toContain(topic);
+    const admin = client().admin();
+    await admin.connect();
+    try {
+      expect(await admin.listTopics()).toContain(topic);
+      const r = await sh(`rm ${mnt}/${topic}`);
+      expect(r.stderr).toMatch(/Operation not permitted/);
+      expect(await admin.listTopics()).toContain(topic);
+      expect((await sh(`mkdir ${mnt}/${topic}-dir`)).stderr).toMatch(/Operation not permitted/);
+      expect((await sh(`cat ${mnt}/no-such-topic-${process.pid}`)).stderr).toMatch(/No such file or directory/);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('with --allow-delete, rm deletes the topic', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shylock-kafka-del-'));
+    const d = await mount(kafkaBackend({ brokers: broker!.endpoint, allowDelete: true }), dir, { attrTimeout: 1 });
+    const topic = topicName('gone');
+    const admin = client().admin();
+    await admin.connect();
+    try {
+      expect((await sh(`touch ${dir}/${topic} && rm ${dir}/${topic}`)).code).toBe(0);
+      await expect.poll(async () => (await admin.listTopics()).includes(topic), { timeout: 10_000 }).toBe(false);
+    } finally {
+      await admin.disconnect();
+      await d.unmount();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('QoS on a topic holds a write-bytes rate and a write-ops rate', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shylock-kafka-qos-'));
+    const bytesTopic = topicName('qos-bytes');
+    const opsTopic = topicName('qos-ops');
+    const policy = createPolicy([
+      { path: `/${bytesTopic}`, writeBytesPerSec: 64 * 1024 },
+      { path: `/${opsTopic}`, writeOpsPerSec: 5 },
+    ]);
+    const q = await mount(kafkaBackend({ brokers: broker!.endpoint }), dir, { qos: policy, attrTimeout: 1 });
+    try {
+      await sh(`touch ${dir}/${bytesTopic} ${dir}/${opsTopic}`);
+      let t0 = performance.now();
+      const big = await sh(
+        `yes "$(head -c 1023 /dev/zero | tr '\\0' x)" | head -n 256 | dd of=${dir}/${bytesTopic} bs=8k iflag=fullblock status=none`,
+      );
+      expect(big.code, big.stderr).toBe(0);
+      let seconds = (performance.now() - t0) / 1000;
+      // (256 KiB − the 128 KiB burst) / 64 KiB/s = 2 s.
+      expect(seconds).toBeGreaterThan(2 * 0.85);
+      expect(seconds).toBeLessThan(2 * 1.6);
+      expect((await kcatAll(bytesTopic)).split('\n').length - 1).toBe(256);
+      t0 = performance.now();
+      expect((await sh(`for i in $(seq 1 15); do echo $i >> ${dir}/${opsTopic}; done`)).code).toBe(0);
+      seconds = (performance.now() - t0) / 1000;
+      // 15 opens, writes and closes at 5 write ops/s after a burst of 1: about 3 s or more.
+      expect(seconds).toBeGreaterThan(2.5);
+      expect((await kcatAll(opsTopic)).split('\n').length - 1).toBe(15);
+    } finally {
+      await q.unmount();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the broker killed mid-produce: close fails EIO within seconds, and every line reported stored is in the log', async () => {
+    const topic = topicName('faults');
+    await sh(`touch ${mnt}/${topic}`);
+    // A writer that fsyncs one line (stored), then, with the broker gone, writes another and closes.
+    const script = `import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+os.write(fd, b'stored\\n'); os.fsync(fd)
+print('synced', flush=True); sys.stdin.readline()
+t = time.time()
+def errno_of(fn):
+    try:
+        fn(); return 0
+    except OSError as e:
+        return e.errno
+w = errno_of(lambda: os.write(fd, b'unsure\\n'))
+c = errno_of(lambda: os.close(fd))
+print(w, c, time.time() - t, flush=True)`;
+    const child = spawn('python3', ['-c', script, `${mnt}/${topic}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    try {
+      await expect.poll(() => out, { timeout: 15_000 }).toMatch(/synced/);
+      await broker!.kill();
+      child.stdin.write('\n');
+      await exited;
+    } finally {
+      await broker!.restart();
+    }
+    const [write, close, seconds] = out.trim().split('\n').pop()!.split(' ').map(Number) as [number, number, number];
+    // The write is taken (it goes out in the background) or already refused; close can't be 0.
+    expect([0, 5]).toContain(write);
+    expect(close).toBe(5);
+    expect(seconds).toBeLessThan(20);
+    // Work resumes without a remount; the line fsync reported stored is in the log.
+    await expect
+      .poll(async () => (await sh(`echo after >> ${mnt}/${topic} && echo ok`)).stdout, { timeout: 30_000, interval: 500 })
+      .toBe('ok\n');
+    const all = (await kcatAll(topic)).split('\n');
+    expect(all[0]).toBe('stored');
+    expect(all).toContain('after');
+  }, 90_000);
+});
+
+describe.skipIf(!broker)('keys and partitions', () => {
+  it('with keys on, key<TAB>value lines land on the partitions kafkajs picks for those keys, and read back as written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shylock-kafka-keys-'));
+    const m = await mount(kafkaBackend({ brokers: broker!.endpoint, keys: true, partitions: 4 }), dir, { attrTimeout: 1 });
+    const topic = topicName('keys');
+    const lines = Array.from({ length: 40 }, (_, i) => `user-${i % 7}\tevent ${i}`);
+    try {
+      expect((await sh(`printf '%s\\n' ${lines.map((l) => `'${l}'`).join(' ')} > ${dir}/${topic}`)).code).toBe(0);
+      // kcat: partition, key and value of each message.
+      const got = (await kcatAll(topic, `-f '%p %k\\t%s\\n'`)).trim().split('\n');
+      expect(got).toHaveLength(40);
+      const partitioner = Partitioners.DefaultPartitioner();
+      const meta = { topic, partitionMetadata: [0, 1, 2, 3].map((p) => ({ partitionId: p, leader: 1 })) };
+      for (const row of got) {
+        const [p, rest] = [Number(row.slice(0, row.indexOf(' '))), row.slice(row.indexOf(' ') + 1)];
+        const key = rest.slice(0, rest.indexOf('\t'));
+        expect(p).toBe(partitioner({ ...meta, message: { key, value: '' } } as never));
+      }
+      // Read back through the mount: every line as written (order kept within a key's partition).
+      const back = (await sh(`timeout 4 cat ${dir}/${topic}`)).stdout.trim().split('\n');
+      expect([...back].sort()).toEqual([...lines].sort());
+      for (let u = 0; u < 7; u++) {
+        const mine = (l: string) => l.startsWith(`user-${u}\t`);
+        expect(back.filter(mine)).toEqual(lines.filter(mine));
+      }
+    } finally {
+      await m.unmount();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
