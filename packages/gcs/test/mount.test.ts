@@ -10,7 +10,15 @@ import { parseOpenFlags } from '@shylock/core';
 import { mount, type Mount } from '@shylock/fuse';
 import { objectBackend, type ObjectStore } from '@shylock/objects';
 import { createPolicy } from '@shylock/qos';
-import { type KilledDuringWrite, killDuringWrite, startGcs, startOrSkip } from '@shylock/test-servers';
+import {
+  gitTarRoundTrip,
+  type KilledDuringWrite,
+  killDuringWrite,
+  QOS_READ_RULES,
+  qosReads,
+  startGcs,
+  startOrSkip,
+} from '@shylock/test-servers';
 import { gcsStore } from '../src/index.js';
 
 const { server: gcs, skip } = await startOrSkip(startGcs);
@@ -212,47 +220,25 @@ describe.skipIf(!gcs)(`a Cloud Storage bucket mounted and used from the shell${s
   });
 
   it('git clone into the mount and back out, and tar extract into it and back out, compare equal', async () => {
-    const r = await sh(`set -e; cd ${work}
-      git init -q repo && cd repo && git config user.email t@example.com && git config user.name t
-      for i in $(seq 1 30); do mkdir -p d$((i % 4)); seq $i 3000 > d$((i % 4))/f$i.txt; done
-      git add . && git commit -qm one && seq 1 500 > extra && git add extra && git commit -qm two && cd ..
-      git clone -q --no-local file://${work}/repo ${mnt}/clone
-      git -C ${mnt}/clone fsck --no-progress
-      git clone -q --no-local file://${mnt}/clone ${work}/back
-      test "$(git -C ${work}/back rev-parse HEAD)" = "$(git -C repo rev-parse HEAD)"
-      diff -r --exclude=.git repo ${mnt}/clone
-      tar -cf tree.tar -C repo --exclude=.git .
-      mkdir ${mnt}/untar && tar -xmf tree.tar --no-same-owner --no-same-permissions -C ${mnt}/untar
-      mkdir out && tar -cf - -C ${mnt}/untar . | tar -xf - -C out
-      diff -r --exclude=.git repo out && echo equal`);
+    const r = await gitTarRoundTrip(mnt, work);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('equal\n');
   });
 
   it('QoS on a bucket path holds a read rate and an ops rate', async () => {
-    await sh(
-      `mkdir -p ${mnt}/slow && head -c 4194304 /dev/zero > ${mnt}/slow/blob && for i in $(seq 1 30); do echo $i > ${mnt}/slow/n$i; done`,
-    );
     const qmnt = await mkdtemp(join(tmpdir(), 'shylock-gcs-qos-'));
-    const policy = createPolicy([
-      { path: '/slow/blob', readBytesPerSec: 1024 * 1024 },
-      { path: '/slow', readOpsPerSec: 10 },
-    ]);
-    const q = await mount(objectBackend(countedStore().store, { spoolDir }), qmnt, { qos: policy, attrTimeout: 1 });
+    const q = await mount(objectBackend(countedStore().store, { spoolDir }), qmnt, { qos: createPolicy(QOS_READ_RULES), attrTimeout: 1 });
     try {
-      let t0 = performance.now();
-      expect((await sh(`cat ${qmnt}/slow/blob | wc -c`)).stdout.trim()).toBe('4194304');
-      let seconds = (performance.now() - t0) / 1000;
+      const r = await qosReads(mnt, qmnt);
+      expect(r.blobBytes).toBe(4194304);
       // cat reads 1 MiB at a time (the files' st_blksize): the first read borrows past the
       // 128 KiB burst, each later one waits for its MiB: (4 MiB − 1 MiB − 128 KiB) / 1 MiB/s.
-      expect(seconds).toBeGreaterThan(2.875 * 0.85);
-      expect(seconds).toBeLessThan(2.875 * 1.3);
-      t0 = performance.now();
-      expect((await sh(`cat ${qmnt}/slow/n* | wc -l`)).stdout.trim()).toBe('30');
-      seconds = (performance.now() - t0) / 1000;
+      expect(r.blobSeconds).toBeGreaterThan(2.875 * 0.85);
+      expect(r.blobSeconds).toBeLessThan(2.875 * 1.3);
+      expect(r.smallLines).toBe(30);
       // At least 30 reads at 10/s after a burst of 1: about 3 s.
-      expect(seconds).toBeGreaterThan(2.5);
-      expect(seconds).toBeLessThan(6);
+      expect(r.smallSeconds).toBeGreaterThan(2.5);
+      expect(r.smallSeconds).toBeLessThan(6);
     } finally {
       await q.unmount();
       await rm(qmnt, { recursive: true, force: true });

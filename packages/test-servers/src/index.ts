@@ -14,6 +14,7 @@ export { KAFKA_VERSION, ELASTICMQ_VERSION, startKafka, startSqs, startZooKeeper 
 export { cacheRoot } from './cache.js';
 export { daemonMount, dropCaches, format, Rounds, seconds } from './bench.js';
 export { type KilledDuringWrite, killDuringWrite } from './faults.js';
+export { gitTarRoundTrip, QOS_READ_RULES, qosReads, shell } from './scenarios.js';
 export { type DockerServer, startDocker } from './docker.js';
 export { FAKE_GCS_VERSION, goTool, type S3Server, startGcs, startS3, VERSITYGW_VERSION } from './go.js';
 
