@@ -273,7 +273,8 @@ static int cross(mount_t *m, request_t *r) {
     told = 1;
     pthread_mutex_lock(&m->lock);
     // Still parked: JavaScript is told to abort it (its answer then comes as usual).
-    if (!m->queue_gone && !atomic_load(&m->closing) && m->slots[r->id % SLOTS] == r) {
+    // Reads only: they are what may wait without end (a stream); JavaScript keeps their aborts.
+    if (r->op == OP_READ && !m->queue_gone && !atomic_load(&m->closing) && m->slots[r->id % SLOTS] == r) {
       napi_call_threadsafe_function(m->tsfn, (void *)((uintptr_t)r->id | INTR_MARK), napi_tsfn_nonblocking);
     }
     pthread_mutex_unlock(&m->lock);

@@ -144,8 +144,11 @@ export interface FuseHandlers {
   readdir(path: string, cb: Reply): void;
   open(path: string, flags: number, cb: Reply): void;
   create(path: string, mode: number, flags: number, cb: Reply): void;
-  /** `signal` aborts when the caller is interrupted (Ctrl-C on a read waiting on a stream). */
-  read(path: string, fh: number, buffer: Buffer, length: number, position: number, cb: Reply, signal?: AbortSignal): void;
+  /**
+   * `interruptible()` gives a signal that aborts when the caller is interrupted (Ctrl-C on a read
+   * waiting on a stream); a read that can't wait long need not ask for one.
+   */
+  read(path: string, fh: number, buffer: Buffer, length: number, position: number, cb: Reply, interruptible?: () => AbortSignal): void;
   write(path: string, fh: number, buffer: Buffer, length: number, position: number, cb: Reply): void;
   flush(path: string, fh: number, cb: Reply): void;
   fsync(path: string, datasync: boolean, fh: number, cb: Reply): void;
@@ -272,7 +275,7 @@ export class FuseSession implements NativeSession {
   readonly native: NativeModule;
   private handle: object | undefined;
   private readonly io = new Float64Array(32);
-  /** Reads in progress that an interrupt may abort, by request id. */
+  /** Reads in progress that an interrupt may abort (those that asked), by request id. */
   private readonly interrupts = new Map<number, AbortController>();
   private stopped = false;
   private endedNow = false;
@@ -404,7 +407,11 @@ export class FuseSession implements NativeSession {
   private dispatch(op: number, id: number, path: string, a: unknown, b: unknown, c: unknown): void {
     if (op === OP.interrupt) {
       // `path` is unused here; the request's id comes as the second argument.
-      this.interrupts.get(id)?.abort();
+      // A read still parked (the binding checked): one that has not asked for its signal yet
+      // (waiting for QoS credit) finds it aborted when it does; its answer drops the entry.
+      let interrupt = this.interrupts.get(id);
+      if (!interrupt) this.interrupts.set(id, (interrupt = new AbortController()));
+      interrupt.abort();
       return;
     }
     if (op === OP.end) {
@@ -445,8 +452,6 @@ export class FuseSession implements NativeSession {
         case OP.read: {
           // libfuse's own buffer, lent until the answer (then detached): read into it directly.
           const buffer = b as Buffer;
-          const interrupt = new AbortController();
-          this.interrupts.set(id, interrupt);
           return h.read(
             path,
             a as number,
@@ -454,11 +459,17 @@ export class FuseSession implements NativeSession {
             buffer.length,
             c as number,
             (code, ...rest) => {
-              this.interrupts.delete(id);
+              const interrupt = this.interrupts.size > 0 ? this.interrupts.get(id) : undefined;
+              if (interrupt) this.interrupts.delete(id);
               // A read the caller's signal cut short answers EINTR, as the kernel expects.
-              native.reply(m, id, interrupt.signal.aborted && code < 0 ? -EINTR : code, ...rest);
+              native.reply(m, id, interrupt?.signal.aborted && code < 0 ? -EINTR : code, ...rest);
             },
-            interrupt.signal,
+            // Made only for the reads that may wait (streams): most reads never need one.
+            () => {
+              let interrupt = this.interrupts.get(id);
+              if (!interrupt) this.interrupts.set(id, (interrupt = new AbortController()));
+              return interrupt.signal;
+            },
           );
         }
         case OP.write: {

@@ -229,7 +229,7 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
         (fd) => [fd],
       );
     },
-    read: (path: string, fd: number, buffer: Buffer, length: number, position: number, cb: Cb, signal?: AbortSignal) => {
+    read: (path: string, fd: number, buffer: Buffer, length: number, position: number, cb: Cb, interruptible?: () => AbortSignal) => {
       const file = open.get(fd);
       if (!file) return cb(-ERRNO.EBADF);
       // A native file out of credit: prepay the next chunk and let the FUSE thread do the read.
@@ -241,7 +241,7 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
         async () => {
           const target = length === buffer.length ? buffer : buffer.subarray(0, length);
           // A stream read may wait for ever: the caller's Ctrl-C (an interrupt) ends it.
-          if (file.stream) return file.handle.read(target, null, signal ? { signal } : undefined);
+          if (file.stream) return file.handle.read(target, null, interruptible ? { signal: interruptible() } : undefined);
           if (!systemIo(file)) return file.handle.read(target, position);
           const own = Buffer.allocUnsafe(length);
           const n = await file.handle.read(own, file.stream ? null : position);
