@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { type Admin, type Consumer, Kafka, logLevel, type Message, type Producer, type SASLOptions } from 'kafkajs';
 import {
+  createBufferedHandle,
   createStreamHandle,
   defineBackend,
   optionsFrom,
@@ -15,9 +15,8 @@ import {
 } from '@shylock/core';
 import { kafkaError } from './errors.js';
 import { KAFKA_OPTIONS, type KafkaBackendOptions, saslFrom } from './options.js';
-
-/** Topic names Kafka accepts: letters, digits, `.`, `_`, `-`, up to 249, not `.` or `..`. */
-const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+import { GROUPS, isTopicName, PARTITIONS, type Place, placeOf } from './paths.js';
+import { FOLLOW_GROUP, reading } from './reading.js';
 /** How long the list of topics answers `ls` and `stat`, ms. */
 const TOPICS_TTL = 2000;
 /**
@@ -27,13 +26,14 @@ const TOPICS_TTL = 2000;
 export const KAFKA_MAX_MESSAGE = 1_000_000;
 /** Bytes a writer may have sent but not yet acknowledged before its writes wait. */
 const WRITE_AHEAD = 8 << 20;
-/** Bytes a reader keeps fetched ahead of `read` before its consumer waits. */
-const READ_AHEAD = 16 << 20;
+/** How long a topic's partitions and their offsets answer `stat`, ms. */
+const OFFSETS_TTL = 1000;
 const TAB = 0x09;
 
 const now = () => Date.now();
 const dirStat = (): Stat => ({ type: 'directory', size: 0, mode: 0o755, mtimeMs: now(), nlink: 2 });
 const streamStat = (): Stat => ({ type: 'stream', size: 0, mode: 0o644, mtimeMs: now() });
+const offsetText = (offset: string) => Buffer.from(`${offset}\n`);
 
 /**
  * Kafka topics as files. The root lists the topics; `/<topic>` is a stream: each line written is
@@ -57,7 +57,7 @@ export function kafkaBackend(options: KafkaBackendOptions = {}): Backend {
   }
   if (brokers.length === 0) throw new ShylockError('EINVAL', 'kafka: --brokers names no broker (e.g. 127.0.0.1:9092)');
   const only = options.topic;
-  if (only !== undefined && (!TOPIC_NAME.test(only) || only === '.' || only === '..')) {
+  if (only !== undefined && !isTopicName(only)) {
     throw new ShylockError('EINVAL', `kafka: --topic "${only}" is not a topic name (letters, digits, . _ -; up to 249)`);
   }
   const sasl = saslFrom(options);
@@ -118,20 +118,40 @@ export function kafkaBackend(options: KafkaBackendOptions = {}): Backend {
       throw kafkaError(e, op, path, where);
     }
   };
-  /** The topic a path names, or why it names none. */
-  const topicOf = (op: string, path: string): string => {
-    const name = path.slice(1);
-    if (name.includes('/')) {
-      throw new ShylockError('ENOENT', `${op} ${path}: a topic is a file at the root; there is nothing below it`, { op, path });
-    }
-    if (!TOPIC_NAME.test(name) || name === '.' || name === '..') {
-      throw new ShylockError('EINVAL', `${op} ${path}: "${name}" can't be a topic name (letters, digits, . _ -; up to 249)`, { op, path });
-    }
-    if (only !== undefined && name !== only) {
+  /** What a path names; with `topic` set, other topics are not there. */
+  const place = (op: string, path: string): Place => {
+    const p = placeOf(op, path);
+    if (only !== undefined && 'topic' in p && p.topic !== only) {
       throw new ShylockError('ENOENT', `${op} ${path}: this mount serves only the topic ${only}`, { op, path });
     }
-    return name;
+    return p;
   };
+  const noTopic = (op: string, path: string, topic: string, hint = '') =>
+    new ShylockError('ENOENT', `${op} ${path}: no topic ${topic} at ${where}${hint}`, { op, path });
+  const needTopic = async (op: string, path: string, topic: string) => {
+    if (!(await exists(topic))) throw noTopic(op, path, topic);
+  };
+
+  /** A topic's partitions with their first and end offsets, kept OFFSETS_TTL for `stat`. */
+  const offsetCache = new Map<string, { until: number; offsets: Promise<Map<number, { start: string; end: string }>> }>();
+  const partitionsOf = (topic: string, fresh = false) => {
+    const kept = offsetCache.get(topic);
+    if (!fresh && kept && kept.until > now()) return kept.offsets;
+    const offsets = (async () => {
+      const list = await (await admin.get()).fetchTopicOffsets(topic);
+      return new Map(list.map((o) => [o.partition, { start: o.low, end: o.high }]));
+    })();
+    offsetCache.set(topic, { until: now() + OFFSETS_TTL, offsets });
+    offsets.catch(() => offsetCache.delete(topic));
+    return offsets;
+  };
+  const partitionAt = async (op: string, path: string, topic: string, partition: number, fresh = false) => {
+    await needTopic(op, path, topic);
+    const found = (await partitionsOf(topic, fresh)).get(partition);
+    if (!found) throw new ShylockError('ENOENT', `${op} ${path}: the topic ${topic} has no partition ${partition}`, { op, path });
+    return found;
+  };
+
   const createTopic = async (topic: string) => {
     const a = await admin.get();
     try {
@@ -177,7 +197,7 @@ export function kafkaBackend(options: KafkaBackendOptions = {}): Backend {
    * the writer goes on; a write waits once WRITE_AHEAD bytes are unacknowledged. A batch the
    * brokers did not take stays, with every later one, until a flush sends them again.
    */
-  const producing = (topic: string, path: string) => {
+  const producing = (topic: string, path: string, partition?: number) => {
     const pending: { messages: Message[]; bytes: number }[] = [];
     let unacked = 0;
     let failure: ShylockError | undefined;
@@ -217,7 +237,9 @@ export function kafkaBackend(options: KafkaBackendOptions = {}): Backend {
       publish: async (lines: Uint8Array[]) => {
         if (failure) throw failure;
         const bytes = lines.reduce((n, l) => n + l.length, 0);
-        pending.push({ messages: lines.map(toMessage), bytes });
+        const messages = lines.map(toMessage);
+        if (partition !== undefined) for (const m of messages) m.partition = partition;
+        pending.push({ messages, bytes });
         unacked += bytes;
         const p = pump();
         if (unacked > WRITE_AHEAD) await p;
@@ -232,129 +254,148 @@ export function kafkaBackend(options: KafkaBackendOptions = {}): Backend {
     };
   };
 
-  /**
-   * The reading half: a consumer of its own in a throwaway group (`shylock-follow-<id>`, which
-   * never commits), from the earliest offset, started at the first read (a file opened for
-   * reading and writing by `>` costs no consumer). It waits while READ_AHEAD bytes are unread.
-   */
-  const following = (topic: string, path: string) => {
-    const queue: Uint8Array[] = [];
-    let queued = 0;
-    let failure: ShylockError | undefined;
-    let wake: (() => void) | undefined;
-    let drained: (() => void) | undefined;
-    let started: Promise<Consumer> | undefined;
-    let released = false;
-    const notify = () => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const start = async (): Promise<Consumer> => {
-      const consumer = kafka.consumer({ groupId: `shylock-follow-${randomUUID()}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 500 });
-      consumers.add(consumer);
-      consumer.on(consumer.events.CRASH, ({ payload }) => {
-        // kafkajs restarts a consumer after a passing fault; one it gives up on ends the reader.
-        if (!payload.restart) {
-          failure = kafkaError(payload.error, 'read', path, where);
-          notify();
-        }
+  const readCtx = { kafka, where, consumers, toLine };
+  const dirEntry = (name: string): DirEntry => ({ name, type: 'directory', stat: dirStat() });
+  const offsetStat = (offset: string): Stat => ({ type: 'file', size: offsetText(offset).length, mode: 0o444, mtimeMs: now() });
+  const readOnlyFile = (op: string, path: string, why: string) =>
+    new ShylockError('EROFS', `${op} ${path}: ${why}`, { op, path, backend: 'kafka' });
+  /** The offset a `from/<offset>` file starts at must not be past the partition's end. */
+  const checkFrom = (op: string, path: string, from: string, end: string) => {
+    if (BigInt(from) > BigInt(end)) {
+      throw new ShylockError('ENOENT', `${op} ${path}: the partition ends at offset ${end}; read from/${end} to wait for what comes next`, {
+        op,
+        path,
       });
-      try {
-        await consumer.connect();
-        await consumer.subscribe({ topic, fromBeginning: true });
-        await consumer.run({
-          autoCommit: false,
-          eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
-            for (const m of batch.messages) {
-              if (!isRunning() || isStale()) return;
-              const line = toLine(m.key, m.value);
-              queue.push(line);
-              queued += line.length;
-            }
-            notify();
-            while (queued > READ_AHEAD && isRunning()) {
-              await new Promise<void>((resolve) => {
-                drained = resolve;
-                setTimeout(resolve, 1000);
-              });
-              await heartbeat().catch(() => undefined);
-            }
-          },
-        });
-      } catch (e) {
-        consumers.delete(consumer);
-        await consumer.disconnect().catch(() => undefined);
-        throw kafkaError(e, 'read', path, where);
-      }
-      return consumer;
-    };
-    return {
-      receive: async (signal: AbortSignal): Promise<Uint8Array[]> => {
-        if (!started) {
-          started = start();
-          // A consumer that could not start is tried again by the next read.
-          started.catch(() => (started = undefined));
-        }
-        await started;
-        while (queue.length === 0) {
-          if (failure) throw failure;
-          if (signal.aborted) throw new ShylockError('ECANCELED', `read ${path}: the file was closed`, { op: 'read', path });
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-            signal.addEventListener('abort', () => resolve(), { once: true });
-          });
-        }
-        const out = queue.splice(0);
-        queued = 0;
-        const d = drained;
-        drained = undefined;
-        d?.();
-        return out;
-      },
-      release: async () => {
-        if (released) return;
-        released = true;
-        drained?.();
-        const consumer = await started?.catch(() => undefined);
-        if (!consumer) return;
-        consumers.delete(consumer);
-        await consumer.disconnect().catch(() => undefined);
-      },
-    };
+    }
   };
+  /** Groups the brokers know, without the throwaway ones readers follow in. */
+  const groupNames = async () =>
+    (await (await admin.get()).listGroups()).groups
+      .filter((g) => (g.protocolType === 'consumer' || g.protocolType === '') && !g.groupId.startsWith(FOLLOW_GROUP))
+      .map((g) => g.groupId)
+      .filter((g) => !g.includes('/') && g !== '.' && g !== '..')
+      .sort();
+  const topicList = async () =>
+    [...(await topicNames())].filter((t) => (only === undefined || t === only) && t !== GROUPS && t !== PARTITIONS).sort();
 
   const backend = defineBackend({
     name: 'kafka',
     capabilities: { list: true, streams: true, unlink: true },
     stat: (path) =>
-      guard('stat', path, async () => {
-        if (path === '/') return dirStat();
-        const topic = topicOf('stat', path);
-        if (!(await exists(topic))) throw new ShylockError('ENOENT', `stat ${path}: no topic ${topic} at ${where}`, { op: 'stat', path });
-        return streamStat();
+      guard('stat', path, async (): Promise<Stat> => {
+        const p = place('stat', path);
+        switch (p.kind) {
+          case 'root':
+          case 'groups':
+          case 'group':
+          case 'partitions':
+            return dirStat();
+          case 'topic':
+          case 'member':
+            await needTopic('stat', path, p.topic);
+            return streamStat();
+          case 'partitionsOf':
+            await needTopic('stat', path, p.topic);
+            return dirStat();
+          case 'partition':
+          case 'from':
+            await partitionAt('stat', path, p.topic, p.partition);
+            return dirStat();
+          case 'offset':
+            return offsetStat((await partitionAt('stat', path, p.topic, p.partition))[p.which]);
+          case 'messages': {
+            const { end } = await partitionAt('stat', path, p.topic, p.partition);
+            if (p.from !== undefined) checkFrom('stat', path, p.from, end);
+            return streamStat();
+          }
+        }
       }),
     list: (path) =>
       guard('list', path, async (): Promise<DirEntry[]> => {
-        if (path !== '/') {
-          topicOf('list', path);
-          throw new ShylockError('ENOTDIR', `list ${path}: a topic is a file`, { op: 'list', path });
+        const p = place('list', path);
+        const streams = (names: string[]) => names.map((name): DirEntry => ({ name, type: 'stream', stat: streamStat() }));
+        switch (p.kind) {
+          case 'root':
+            return [dirEntry(GROUPS), dirEntry(PARTITIONS), ...streams(await topicList())];
+          case 'groups':
+            return (await groupNames()).map(dirEntry);
+          case 'group':
+            return streams(await topicList());
+          case 'partitions':
+            return (await topicList()).map(dirEntry);
+          case 'partitionsOf':
+            await needTopic('list', path, p.topic);
+            return [...(await partitionsOf(p.topic, true)).keys()].sort((x, y) => x - y).map((n) => dirEntry(String(n)));
+          case 'partition': {
+            const { start, end } = await partitionAt('list', path, p.topic, p.partition, true);
+            return [
+              { name: 'start', type: 'file', stat: offsetStat(start) },
+              { name: 'end', type: 'file', stat: offsetStat(end) },
+              { name: 'messages', type: 'stream', stat: streamStat() },
+              dirEntry('from'),
+            ];
+          }
+          case 'from':
+            await partitionAt('list', path, p.topic, p.partition);
+            return [];
+          default:
+            throw new ShylockError('ENOTDIR', `list ${path}: not a directory`, { op: 'list', path });
         }
-        const names = [...(await topicNames())].filter((t) => only === undefined || t === only).sort();
-        return names.map((name) => ({ name, type: 'stream', stat: streamStat() }));
       }),
     open: (path, flags: OpenFlags) =>
       guard('open', path, async (): Promise<FileHandle> => {
-        if (path === '/') throw new ShylockError('EISDIR', 'open /: the root is the list of topics', { op: 'open', path });
-        const topic = topicOf('open', path);
-        if (!(await exists(topic))) {
-          if (!flags.create) throw new ShylockError('ENOENT', `open ${path}: no topic ${topic} at ${where} (creating the file creates it)`);
-          await createTopic(topic);
-        } else if (flags.create && flags.exclusive) {
-          throw new ShylockError('EEXIST', `open ${path}: the topic ${topic} exists`, { op: 'open', path });
+        const p = place('open', path);
+        switch (p.kind) {
+          case 'topic':
+          case 'member':
+            if (!(await exists(p.topic))) {
+              if (!flags.create) throw noTopic('open', path, p.topic, ' (creating the file creates it)');
+              if (p.topic === GROUPS || p.topic === PARTITIONS) {
+                throw new ShylockError('EINVAL', `open ${path}: ${p.topic} is the mount's own directory; name the topic otherwise`);
+              }
+              await createTopic(p.topic);
+            } else if (flags.create && flags.exclusive) {
+              throw new ShylockError('EEXIST', `open ${path}: the topic ${p.topic} exists`, { op: 'open', path });
+            }
+            break;
+          case 'messages': {
+            const { end } = await partitionAt('open', path, p.topic, p.partition, true);
+            if (p.from !== undefined) {
+              checkFrom('open', path, p.from, end);
+              if (flags.write) throw readOnlyFile('open', path, `from/${p.from} is for reading; write to messages`);
+            }
+            break;
+          }
+          case 'offset': {
+            if (flags.write) throw readOnlyFile('open', path, `${p.which} is the partition's ${p.which} offset, for reading`);
+            const offsets = await partitionAt('open', path, p.topic, p.partition, true);
+            return createBufferedHandle({
+              path,
+              backend: 'kafka',
+              flags,
+              initial: offsetText(offsets[p.which]),
+              commit: () => Promise.reject(readOnlyFile('write', path, 'an offset file is for reading')),
+            });
+          }
+          default:
+            if (flags.create && p.kind !== 'root')
+              throw new ShylockError('EEXIST', `open ${path}: it is a directory`, { op: 'open', path });
+            throw new ShylockError('EISDIR', `open ${path}: is a directory`, { op: 'open', path });
         }
-        const writer = flags.write ? producing(topic, path) : undefined;
-        const reader = flags.read ? following(topic, path) : undefined;
+        const partition = p.kind === 'messages' ? p.partition : undefined;
+        const writer = flags.write ? producing(p.topic, path, partition) : undefined;
+        const reader = flags.read
+          ? reading(
+              {
+                topic: p.topic,
+                path,
+                ...(p.kind === 'member' ? { group: p.group } : {}),
+                ...(partition === undefined ? {} : { partition }),
+                ...(p.kind === 'messages' && p.from !== undefined ? { from: p.from } : {}),
+              },
+              readCtx,
+            )
+          : undefined;
         return createStreamHandle({
           path,
           backend: 'kafka',
@@ -366,24 +407,32 @@ export function kafkaBackend(options: KafkaBackendOptions = {}): Backend {
       }),
     unlink: (path) =>
       guard('unlink', path, async () => {
-        const topic = topicOf('unlink', path);
-        if (!options.allowDelete) {
-          throw new ShylockError('EPERM', `unlink ${path}: deleting topics is off; mount with --allow-delete to let rm delete ${topic}`, {
+        const p = place('unlink', path);
+        if (p.kind !== 'topic') {
+          throw new ShylockError('EPERM', `unlink ${path}: only a topic's file at the root can be removed (it deletes the topic)`, {
             op: 'unlink',
             path,
           });
         }
-        if (!(await exists(topic))) throw new ShylockError('ENOENT', `unlink ${path}: no topic ${topic} at ${where}`);
-        await (await admin.get()).deleteTopics({ topics: [topic], timeout: timeoutMs });
+        if (!options.allowDelete) {
+          throw new ShylockError('EPERM', `unlink ${path}: deleting topics is off; mount with --allow-delete to let rm delete ${p.topic}`, {
+            op: 'unlink',
+            path,
+          });
+        }
+        await needTopic('unlink', path, p.topic);
+        await (await admin.get()).deleteTopics({ topics: [p.topic], timeout: timeoutMs });
         topics = undefined;
+        offsetCache.delete(p.topic);
       }),
     mkdir: (path) =>
       guard('mkdir', path, async () => {
-        const topic = topicOf('mkdir', path);
-        throw new ShylockError('EPERM', `mkdir ${path}: a topic is a file, not a directory: create it with touch ${topic}`, {
-          op: 'mkdir',
-          path,
-        });
+        const p = place('mkdir', path);
+        // A group's directory is there for every group id: reading in it makes the group.
+        if (p.kind === 'group' || p.kind === 'groups' || p.kind === 'partitions' || p.kind === 'root') {
+          throw new ShylockError('EEXIST', `mkdir ${path}: it exists`, { op: 'mkdir', path });
+        }
+        throw new ShylockError('EPERM', `mkdir ${path}: a topic is a file, not a directory: create it with touch`, { op: 'mkdir', path });
       }),
     close: async () => {
       await Promise.all([...consumers].map((c) => c.disconnect().catch(() => undefined)));

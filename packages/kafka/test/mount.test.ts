@@ -208,3 +208,183 @@ describe.skipIf(!broker)('keys and partitions', () => {
     }
   });
 });
+
+describe.skipIf(!broker)('consumer groups and partitions', () => {
+  let mnt: string;
+  let m: Mount;
+  const admin = () => client().admin();
+  /** A topic of `partitions` partitions made with kafkajs, and `count` messages `<tag>-<i>` spread over them. */
+  const seeded = async (what: string, partitions: number, count: number, tag = 'm') => {
+    const topic = topicName(what);
+    const a = admin();
+    await a.connect();
+    await a.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions }] });
+    await a.disconnect();
+    await produce(topic, count, tag);
+    return topic;
+  };
+  const produce = async (topic: string, count: number, tag: string, from = 0) => {
+    const p = client().producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await p.connect();
+    await p.send({ topic, messages: Array.from({ length: count }, (_, i) => ({ key: `k${from + i}`, value: `${tag}-${from + i}` })) });
+    await p.disconnect();
+  };
+  const lines = (text: string) => text.split('\n').filter((l) => l !== '');
+  beforeAll(async () => {
+    mnt = await mkdtemp(join(tmpdir(), 'shylock-kafka-groups-'));
+    m = await mount(kafkaBackend({ brokers: broker!.endpoint }), mnt, { attrTimeout: 1 });
+  });
+  afterAll(async () => {
+    await m?.unmount();
+    await rm(mnt, { recursive: true, force: true });
+  });
+
+  it('two readers in one group split the partitions and together read every message exactly once', async () => {
+    const topic = await seeded('split', 4, 2000, 'before');
+    const group = `split-${process.pid}`;
+    const work = await mkdtemp(join(tmpdir(), 'shylock-kafka-split-'));
+    try {
+      const reader = (out: string) => {
+        const child = spawn('bash', ['-c', `exec cat ${mnt}/.groups/${group}/${topic} > ${work}/${out}`]);
+        return { exited: new Promise((r) => child.on('exit', r)), stop: () => child.kill('SIGTERM') };
+      };
+      const count = async () => lines((await sh(`cat ${work}/a ${work}/b 2>/dev/null`)).stdout).length;
+      const first = reader('a');
+      let second: ReturnType<typeof reader> | undefined;
+      try {
+        await expect.poll(count, { timeout: 15_000 }).toBe(2000);
+        second = reader('b');
+        // The second member joins (a rebalance), then more messages come, spread over all partitions.
+        await new Promise((r) => setTimeout(r, 5000));
+        await produce(topic, 2000, 'after', 2000);
+        await expect.poll(count, { timeout: 20_000, interval: 500 }).toBeGreaterThanOrEqual(4000);
+        // A late duplicate would show within this second.
+        await new Promise((r) => setTimeout(r, 1000));
+      } finally {
+        first.stop();
+        second?.stop();
+        await Promise.all([first.exited, second?.exited]);
+      }
+      const a = lines((await sh(`cat ${work}/a`)).stdout);
+      const b = lines((await sh(`cat ${work}/b`)).stdout);
+      // Each reader had a share of what came after the second one joined.
+      expect(a.filter((l) => l.startsWith('after')).length).toBeGreaterThan(0);
+      expect(b.length).toBeGreaterThan(0);
+      const all = [...a, ...b].sort();
+      const expected = [
+        ...Array.from({ length: 2000 }, (_, i) => `before-${i}`),
+        ...Array.from({ length: 2000 }, (_, i) => `after-${2000 + i}`),
+      ];
+      expect(all).toHaveLength(4000);
+      expect(new Set(all).size).toBe(4000);
+      expect(all).toEqual(expected.sort());
+      // And the group committed every partition to its end.
+      const ad = admin();
+      await ad.connect();
+      try {
+        const committed = (await ad.fetchOffsets({ groupId: group, topics: [topic] }))[0]!.partitions;
+        const ends = await ad.fetchTopicOffsets(topic);
+        for (const e of ends) expect(committed.find((c) => c.partition === e.partition)?.offset).toBe(e.high);
+      } finally {
+        await ad.disconnect();
+      }
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it('a group reader resumes after what was read: after dd took two lines, after cat was killed, and from another mount', async () => {
+    const topic = await seeded('resume', 1, 10, 'a');
+    const at = `${mnt}/.groups/resume-${process.pid}/${topic}`;
+    // Lines are a-0 … a-9, four bytes each: dd reads exactly two of them; the rest are given back.
+    expect((await sh(`dd if=${at} bs=8 count=1 status=none`)).stdout).toBe('a-0\na-1\n');
+    expect((await sh(`timeout 4 cat ${at}`)).stdout).toBe(['a-2', 'a-3', 'a-4', 'a-5', 'a-6', 'a-7', 'a-8', 'a-9', ''].join('\n'));
+    // A reader killed with SIGKILL: what its reads returned counts as read.
+    await produce(topic, 3, 'b');
+    const work = await mkdtemp(join(tmpdir(), 'shylock-kafka-resume-'));
+    try {
+      const killed = spawn('bash', ['-c', `exec cat ${at} > ${work}/out`]);
+      await expect.poll(async () => (await sh(`cat ${work}/out`)).stdout, { timeout: 15_000 }).toBe('b-0\nb-1\nb-2\n');
+      killed.kill('SIGKILL');
+      await new Promise((r) => killed.on('exit', r));
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+    await produce(topic, 2, 'c');
+    // Another mount (another process could hold it) resumes from the group's commits on the broker.
+    const dir = await mkdtemp(join(tmpdir(), 'shylock-kafka-resume2-'));
+    const again = await mount(kafkaBackend({ brokers: broker!.endpoint }), dir, { attrTimeout: 1 });
+    try {
+      expect((await sh(`timeout 4 cat ${dir}/.groups/resume-${process.pid}/${topic}`)).stdout).toBe('c-0\nc-1\n');
+      expect((await sh(`ls ${dir}/.groups`)).stdout.split('\n')).toContain(`resume-${process.pid}`);
+    } finally {
+      await again.unmount();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('partitions are directories: start and end offsets, messages from the start or from an offset, writes into one partition', async () => {
+    const topic = topicName('parts');
+    const a = admin();
+    await a.connect();
+    await a.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3 }] });
+    await a.disconnect();
+    const p = client().producer();
+    await p.connect();
+    await p.send({ topic, messages: ['x', 'y', 'z'].map((value) => ({ value, partition: 0 })) });
+    await p.send({ topic, messages: [{ value: 'w', partition: 1 }] });
+    await p.disconnect();
+    const at = `${mnt}/.partitions/${topic}`;
+    expect((await sh(`ls ${at}`)).stdout).toBe('0\n1\n2\n');
+    expect((await sh(`ls ${at}/0`)).stdout).toBe('end\nfrom\nmessages\nstart\n');
+    expect((await sh(`cat ${at}/0/start ${at}/0/end ${at}/1/end ${at}/2/end`)).stdout).toBe('0\n3\n1\n0\n');
+    expect((await sh(`timeout 3 cat ${at}/0/messages`)).stdout).toBe('x\ny\nz\n');
+    expect((await sh(`timeout 3 cat ${at}/0/from/1`)).stdout).toBe('y\nz\n');
+    expect((await sh(`timeout 3 cat ${at}/1/messages`)).stdout).toBe('w\n');
+    // Written into partition 2 alone; the whole topic has it too.
+    expect((await sh(`echo into-two >> ${at}/2/messages && cat ${at}/2/end`)).stdout).toBe('1\n');
+    expect((await kcatAll(topic, '-p 2')).trim()).toBe('into-two');
+    // What is not there, and what is read-only.
+    expect((await sh(`cat ${at}/0/from/9`)).stderr).toMatch(/No such file or directory/);
+    expect((await sh(`cat ${at}/7/end`)).stderr).toMatch(/No such file or directory/);
+    expect((await sh(`echo 5 > ${at}/0/end`)).stderr).toMatch(/Read-only file system/);
+    expect((await sh(`echo nope > ${at}/0/from/0`)).stderr).toMatch(/Read-only file system/);
+    expect((await sh(`ls -a ${mnt}`)).stdout.split('\n')).toEqual(expect.arrayContaining(['.groups', '.partitions', topic]));
+  }, 60_000);
+});
+
+describe.skipIf(!broker)('readers while the broker is away', () => {
+  it('a follower and a group reader wait while the broker is down, then go on without a remount', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shylock-kafka-away-'));
+    const m = await mount(kafkaBackend({ brokers: broker!.endpoint }), dir, { attrTimeout: 1 });
+    const topic = topicName('away');
+    const work = await mkdtemp(join(tmpdir(), 'shylock-kafka-away-out-'));
+    await sh(`touch ${dir}/${topic}`);
+    const readers = [`${dir}/${topic}`, `${dir}/.groups/away-${process.pid}/${topic}`].map((path, i) => {
+      const child = spawn('bash', ['-c', `exec cat ${path} > ${work}/${i}`]);
+      let code: number | null | undefined;
+      const exited = new Promise<void>((r) => child.on('exit', (c) => r(void (code = c))));
+      return { exited, stop: () => child.kill('SIGTERM'), code: () => code };
+    });
+    const outputs = async () => Promise.all([0, 1].map(async (i) => (await sh(`cat ${work}/${i}`)).stdout));
+    try {
+      await sh(`echo one >> ${dir}/${topic}`);
+      await expect.poll(outputs, { timeout: 15_000 }).toEqual(['one\n', 'one\n']);
+      await broker!.kill();
+      await new Promise((r) => setTimeout(r, 4000));
+      // Still waiting, not failed.
+      expect(readers.map((r) => r.code())).toEqual([undefined, undefined]);
+      await broker!.restart();
+      await expect
+        .poll(async () => (await sh(`echo two >> ${dir}/${topic} && echo ok`)).stdout, { timeout: 30_000, interval: 1000 })
+        .toBe('ok\n');
+      await expect.poll(outputs, { timeout: 40_000 }).toEqual(['one\ntwo\n', 'one\ntwo\n']);
+    } finally {
+      for (const r of readers) r.stop();
+      await Promise.all(readers.map((r) => r.exited));
+      await m.unmount();
+      await rm(dir, { recursive: true, force: true });
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -1,0 +1,239 @@
+import { randomUUID } from 'node:crypto';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { ShylockError } from '@shylock/core';
+import { kafkaError } from './errors.js';
+
+/** Bytes a follower keeps fetched ahead of `read` before its consumer waits. */
+const READ_AHEAD = 16 << 20;
+/** The prefix of the throwaway groups followers read in; `ls .groups` leaves them out. */
+export const FOLLOW_GROUP = 'shylock-follow-';
+/** How often a group member waiting for its reader tells the coordinator it lives, ms. */
+const HEARTBEAT_MS = 1000;
+
+/** What a reader reads. */
+export interface ReadSpec {
+  topic: string;
+  path: string;
+  /** Read as a member of this consumer group, committing what reads returned. */
+  group?: string;
+  /** Read only this partition (in a throwaway group). */
+  partition?: number;
+  /** With `partition`: the first offset to read (default the earliest). */
+  from?: string;
+}
+
+/** What a reader needs of its backend. */
+export interface ReadContext {
+  kafka: Kafka;
+  where: string;
+  /** Consumers alive, so the backend's close can stop them. */
+  consumers: Set<Consumer>;
+  toLine(key: Buffer | null, value: Buffer | null): Uint8Array;
+}
+
+interface Entry {
+  line: Uint8Array;
+  partition: number;
+  offset: string;
+}
+
+const next = (offset: string) => (BigInt(offset) + 1n).toString();
+
+/**
+ * The reading half of an open topic file, started at the first read (a file `>` opens for reading
+ * and writing costs no consumer).
+ *
+ * - Following (no group): a consumer of its own in a throwaway group that commits nothing, from
+ *   the earliest offset (or, for one partition, from `from`), keeping up to READ_AHEAD bytes
+ *   fetched ahead.
+ * - As a group member: the group's committed offsets say where to start (the earliest offset for
+ *   a group with none). A fetched batch is handed to `read` whole, then its offsets are committed
+ *   before the next batch is fetched; lines handed out and not read by close are given back (their
+ *   offsets committed again, lower) while the partition is still this member's. When the group
+ *   rebalances, lines not yet handed out are dropped for the partition's next owner.
+ */
+export function reading(spec: ReadSpec, ctx: ReadContext) {
+  const { topic, path, group, partition } = spec;
+  const queue: Entry[] = [];
+  let queued = 0;
+  let failure: ShylockError | undefined;
+  let wake: (() => void) | undefined;
+  let taken: (() => void) | undefined;
+  let started: Promise<Consumer> | undefined;
+  let released = false;
+  /** Entries the last receive handed out: the handle reads them all before it asks again. */
+  let handed: Entry[] = [];
+  /** Joins of the group seen: an entry handed out before the last one may be another's now. */
+  let generation = 0;
+  let handedGeneration = 0;
+  /** Per partition, the offset after the last entry handed out in this generation. */
+  const position = new Map<number, string>();
+  /** Following: per partition, the offset after the last message queued. */
+  const fetched = new Map<number, string>();
+  if (partition !== undefined && spec.from !== undefined) fetched.set(partition, spec.from);
+
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const wokenByTake = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      taken = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+
+  /** Follow: lines go into the queue; the consumer waits while READ_AHEAD bytes are unread. */
+  const follow = async ({ batch, heartbeat, isRunning, isStale, pause }: EachBatchPayload) => {
+    if (partition !== undefined && batch.partition !== partition) {
+      // Reading one partition: the others are not fetched again.
+      pause();
+      return;
+    }
+    for (const m of batch.messages) {
+      if (!isRunning() || isStale()) return;
+      const line = ctx.toLine(m.key, m.value);
+      queue.push({ line, partition: batch.partition, offset: m.offset });
+      queued += line.length;
+      fetched.set(batch.partition, next(m.offset));
+    }
+    notify();
+    while (queued > READ_AHEAD && isRunning() && !released) {
+      await wokenByTake(1000);
+      await heartbeat().catch(() => undefined);
+    }
+  };
+
+  /**
+   * Member: the batch waits in the queue until a read took all of it (or the group rebalances, or
+   * the file closes), then what was handed out is resolved and committed.
+   */
+  const member = async ({ batch, heartbeat, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary }: EachBatchPayload) => {
+    const entries: Entry[] = [];
+    for (const m of batch.messages) {
+      const line = ctx.toLine(m.key, m.value);
+      entries.push({ line, partition: batch.partition, offset: m.offset });
+    }
+    if (entries.length === 0 || !isRunning() || isStale() || released) return;
+    const first = queue.length;
+    queue.push(...entries);
+    for (const e of entries) queued += e.line.length;
+    notify();
+    let rebalance: unknown;
+    // The queue holds only this batch's entries: a read takes them all at once.
+    while (queue.length > first && isRunning() && !released && !isStale()) {
+      await wokenByTake(HEARTBEAT_MS);
+      if (queue.length > first) {
+        try {
+          await heartbeat();
+        } catch (e) {
+          rebalance = e;
+          break;
+        }
+      }
+    }
+    if (released) return;
+    const left = queue.length - first;
+    if (left > 0) {
+      // Not handed out: dropped here, fetched again by whoever holds the partition next.
+      for (const e of queue.splice(first)) queued -= e.line.length;
+    }
+    const handedOut = entries.length - Math.max(left, 0);
+    if (handedOut > 0) {
+      const last = entries[handedOut - 1]!.offset;
+      resolveOffset(last);
+      await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition: batch.partition, offset: next(last) }] }] });
+    }
+    if (rebalance) throw rebalance;
+  };
+
+  const start = async (): Promise<Consumer> => {
+    const consumer = ctx.kafka.consumer({
+      groupId: group ?? `${FOLLOW_GROUP}${randomUUID()}`,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 500,
+    });
+    ctx.consumers.add(consumer);
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      // kafkajs restarts a consumer after a passing fault; one it gives up on ends the reader.
+      if (!payload.restart) {
+        failure = kafkaError(payload.error, 'read', path, ctx.where);
+        notify();
+      }
+    });
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      generation++;
+      position.clear();
+      // A follower's group commits nothing: after it joins again (the brokers were away), it
+      // goes on from where it was, not from the earliest offset.
+      if (group === undefined && generation > 1) for (const [p, offset] of fetched) consumer.seek({ topic, partition: p, offset });
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: group === undefined,
+        eachBatch: group === undefined ? follow : member,
+      });
+      if (partition !== undefined && spec.from !== undefined) consumer.seek({ topic, partition, offset: spec.from });
+    } catch (e) {
+      ctx.consumers.delete(consumer);
+      await consumer.disconnect().catch(() => undefined);
+      throw kafkaError(e, 'read', path, ctx.where);
+    }
+    return consumer;
+  };
+
+  return {
+    receive: async (signal: AbortSignal): Promise<Uint8Array[]> => {
+      if (!started) {
+        started = start();
+        // A consumer that could not start is tried again by the next read.
+        started.catch(() => (started = undefined));
+      }
+      await started;
+      while (queue.length === 0) {
+        if (failure) throw failure;
+        if (signal.aborted) throw new ShylockError('ECANCELED', `read ${path}: the file was closed`, { op: 'read', path });
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+      }
+      handed = queue.splice(0);
+      handedGeneration = generation;
+      queued = 0;
+      for (const e of handed) position.set(e.partition, next(e.offset));
+      const t = taken;
+      taken = undefined;
+      t?.();
+      return handed.map((e) => e.line);
+    },
+    /**
+     * Stops the consumer. A member first commits, per partition it still holds, the offset after
+     * the last line read: lines handed out but not read (`unread`) are read again by the group.
+     */
+    release: async (unread: Uint8Array[]) => {
+      if (released) return;
+      released = true;
+      taken?.();
+      const consumer = await started?.catch(() => undefined);
+      if (!consumer) return;
+      try {
+        if (group !== undefined && handedGeneration === generation) {
+          const back = handed.slice(handed.length - unread.length);
+          for (const e of back.reverse()) position.set(e.partition, e.offset);
+          const offsets = [...position].map(([p, offset]) => ({ topic, partition: p, offset }));
+          if (offsets.length > 0) await consumer.commitOffsets(offsets).catch(() => undefined);
+        }
+      } finally {
+        ctx.consumers.delete(consumer);
+        await consumer.disconnect().catch(() => undefined);
+      }
+    },
+  };
+}
