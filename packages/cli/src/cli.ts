@@ -202,6 +202,9 @@ export const BACKENDS: Record<string, BackendSpec> = {
   acknowledged by the brokers before close returns; cat /mnt/kafka/orders prints the topic from
   its earliest offset and then follows it like tail -f. touch creates a topic (--partitions,
   --replication-factor); rm deletes one only with --allow-delete.
+  cat /mnt/kafka/.groups/<group>/orders reads as a member of that consumer group (readers split
+  the partitions; what was read is committed). /mnt/kafka/.partitions/orders/<n>/ holds start,
+  end (offsets as text), messages (that partition as a stream) and from/<offset>.
 
 Examples:
   shylock kafka /mnt/kafka                                        (brokers from KAFKA_BROKERS)

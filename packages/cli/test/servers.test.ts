@@ -269,7 +269,9 @@ describe.skipIf(!kafka)(`shylock kafka${kafkaSkip ? ` (skipped: ${kafkaSkip})` :
     const one = start(['kafka', mnt, '--brokers', kafka!.endpoint, '--topic', 'orders']);
     await one.ready;
     try {
-      expect((await sh(`ls ${mnt}; echo x > ${mnt}/other`)).stdout).toBe('orders\n');
+      expect((await sh(`ls ${mnt}; ls ${mnt}/.partitions ${mnt}/.groups/any; cat ${mnt}/.partitions/orders/0/end`)).stdout).toBe(
+        'orders\n/MNT/.groups/any:\norders\n\n/MNT/.partitions:\norders\n2\n'.replaceAll('/MNT', mnt),
+      );
       expect((await sh(`echo x > ${mnt}/other`)).stderr).toMatch(/No such file or directory/);
     } finally {
       one.child.kill('SIGTERM');

@@ -52,18 +52,21 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
   const ctx = (op: string) => ({ op, path, backend });
   const badf = (op: string, why: string) => new ShylockError('EBADF', `${op} ${path}: ${why}`, ctx(op));
 
-  // Reading: messages received and not yet read, as received (no newline); the head may be partly
-  // read. headOffset === head.length means only the head's newline is left to read.
-  const unread: Uint8Array[] = [];
+  // Reading: messages received and not yet read, as received (no newline), from `first` on (no
+  // shift per message: a receive may bring tens of thousands); the head may be partly read.
+  // headOffset === head.length means only the head's newline is left to read.
+  let unread: Uint8Array[] = [];
+  let first = 0;
   let headOffset = 0;
+  const unreadCount = () => unread.length - first;
   let ended = false;
   let receiving: Promise<void> | undefined;
   const closer = new AbortController();
 
   const take = (buffer: Uint8Array): number => {
     let n = 0;
-    while (n < buffer.length && unread.length > 0) {
-      const head = unread[0]!;
+    while (n < buffer.length && first < unread.length) {
+      const head = unread[first]!;
       if (headOffset < head.length) {
         const count = Math.min(buffer.length - n, head.length - headOffset);
         buffer.set(head.subarray(headOffset, headOffset + count), n);
@@ -73,9 +76,13 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
       // The newline is written here, not kept with each message: no copy per message.
       if (headOffset === head.length && n < buffer.length) {
         buffer[n++] = NEWLINE;
-        unread.shift();
+        first++;
         headOffset = 0;
       }
+    }
+    if (first === unread.length) {
+      unread = [];
+      first = 0;
     }
     return n;
   };
@@ -83,7 +90,10 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
     (receiving ??= options.receive!(closer.signal)
       .then((messages) => {
         if (messages === null) ended = true;
-        else for (const m of messages) unread.push(m);
+        else if (unreadCount() === 0) {
+          unread = messages.slice();
+          first = 0;
+        } else for (const m of messages) unread.push(m);
       })
       .finally(() => {
         receiving = undefined;
@@ -126,7 +136,7 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
       if (!flags.read || !options.receive) throw badf('read', 'the stream was not opened for reading');
       const signal = op?.signal;
       for (;;) {
-        if (unread.length > 0) return take(buffer);
+        if (unreadCount() > 0) return take(buffer);
         if (ended || closing || buffer.length === 0) return 0;
         if (signal?.aborted) throw abortError(signal, ctx('read'));
         const more = receiveMore();
@@ -189,8 +199,9 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
         }
         closer.abort();
         await receiving?.catch(() => undefined);
-        const rest = unread.length > 0 && headOffset > 0 ? unread.slice(1) : unread.slice();
-        unread.length = 0;
+        const rest = unread.slice(headOffset > 0 ? first + 1 : first);
+        unread = [];
+        first = 0;
         try {
           await options.release?.(rest);
         } catch (e) {

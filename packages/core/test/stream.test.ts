@@ -99,6 +99,30 @@ describe('createStreamHandle', () => {
     await h.close();
     expect(givenBack).toEqual(['b', 'c']);
   });
+  it('reads across many messages and several receives keep every byte in order; what is left is given back', async () => {
+    const inbox = createInbox(100_000);
+    let givenBack: string[] = [];
+    const h = createStreamHandle({
+      path: '/q',
+      backend: 'test',
+      flags: parseOpenFlags('r'),
+      receive: (signal) => inbox.receive(signal),
+      release: async (unread) => void (givenBack = unread.map(text)),
+    });
+    const line = (i: number) => `m${String(i).padStart(5, '0')}`; // 6 bytes, 7 with the newline
+    for (let i = 0; i < 20_000; i++) inbox.push(new TextEncoder().encode(line(i)));
+    let got = '';
+    const buf = new Uint8Array(7 * 1000 + 3);
+    while (got.length < 7 * 15_000) got += text(buf.subarray(0, await h.read(buf, null)));
+    // A second receive while the first one's messages are not all read.
+    for (let i = 20_000; i < 20_010; i++) inbox.push(new TextEncoder().encode(line(i)));
+    while (got.length < 7 * 20_005) got += text(buf.subarray(0, await h.read(buf, null)));
+    expect(got.slice(0, 7 * 20_005)).toBe(Array.from({ length: 20_005 }, (_, i) => `${line(i)}\n`).join(''));
+    await h.close();
+    // A line the last read stopped in counts as read; every line after it is given back.
+    const read = got.length / 7;
+    expect(givenBack).toEqual(Array.from({ length: 20_010 - Math.ceil(read) }, (_, i) => line(Math.ceil(read) + i)));
+  });
   it('an inbox past its backlog drops the oldest and counts them', async () => {
     const inbox = createInbox(2);
     for (const m of ['1', '2', '3']) inbox.push(new TextEncoder().encode(m));

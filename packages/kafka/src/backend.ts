@@ -26,6 +26,15 @@ const TOPICS_TTL = 2000;
 export const KAFKA_MAX_MESSAGE = 1_000_000;
 /** Bytes a writer may have sent but not yet acknowledged before its writes wait. */
 const WRITE_AHEAD = 8 << 20;
+/**
+ * Bytes of lines one produce request carries: lines written meanwhile go out together, in
+ * requests the brokers take (a partition's batch must stay under message.max.bytes, 1 MiB).
+ */
+const SEND_BYTES = 900_000;
+/** Lines one produce request carries at most: kafkajs takes far longer per line past a few thousand. */
+const SEND_LINES = 2000;
+/** What a record costs in a batch beyond its bytes (lengths, offset and time deltas, headers). */
+const RECORD_OVERHEAD = 24;
 /** How long a topic's partitions and their offsets answer `stat`, ms. */
 const OFFSETS_TTL = 1000;
 const TAB = 0x09;
@@ -77,25 +86,53 @@ export function kafkaBackend(options: KafkaBackendOptions = {}): Backend {
     retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2000 },
   });
 
-  /** One connection of a kind, made on first use; made again after it failed. */
+  /**
+   * One connection of a kind, made on first use; made again after it failed. `fresh` runs work
+   * and, when the brokers say a topic is unknown, runs it once more on a new connection: a
+   * kafkajs client keeps asking for the metadata of every topic it ever used, and once one of
+   * them is deleted (by anyone) every later request naming a new topic fails that way.
+   */
   const lazy = <T extends { connect(): Promise<void>; disconnect(): Promise<void> }>(make: () => T) => {
     let ready: Promise<T> | undefined;
-    return {
-      get: () =>
-        (ready ??= (async () => {
-          const c = make();
-          await c.connect();
-          return c;
-        })().catch((e: unknown) => {
-          ready = undefined;
-          throw e;
-        })),
-      close: async () => {
-        const c = await ready?.catch(() => undefined);
+    const get = () =>
+      (ready ??= (async () => {
+        const c = make();
+        await c.connect();
+        return c;
+      })().catch((e: unknown) => {
         ready = undefined;
-        await c?.disconnect().catch(() => undefined);
-      },
+        throw e;
+      }));
+    /** Old connections, closed once the requests they carry had time to end. */
+    const retired = new Set<Promise<T>>();
+    const retire = () => {
+      const old = ready;
+      ready = undefined;
+      if (!old) return;
+      retired.add(old);
+      setTimeout(() => {
+        retired.delete(old);
+        old.then((c) => c.disconnect()).catch(() => undefined);
+      }, timeoutMs * 2).unref();
     };
+    const close = async () => {
+      const all = [ready, ...retired];
+      ready = undefined;
+      retired.clear();
+      await Promise.all(all.map((c) => c?.then((x) => x.disconnect()).catch(() => undefined)));
+    };
+    const fresh = async <R>(work: (client: T) => Promise<R>): Promise<R> => {
+      const used = get();
+      try {
+        return await work(await used);
+      } catch (e) {
+        if ((e as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION' && kafkaError(e, '', '', where).code !== 'ENOENT') throw e;
+        // Another request may have made a new one meanwhile.
+        if (ready === used) retire();
+        return work(await get());
+      }
+    };
+    return { get, close, fresh, retire };
   };
   const admin = lazy<Admin>(() => kafka.admin({ retry: { retries: 2 } }));
   const producer = lazy<Producer>(() => kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 1 }));
@@ -104,7 +141,7 @@ export function kafkaBackend(options: KafkaBackendOptions = {}): Backend {
   let topics: { until: number; names: Set<string> } | undefined;
   const topicNames = async (refresh = false): Promise<Set<string>> => {
     if (!refresh && topics && topics.until > now()) return topics.names;
-    const names = new Set((await (await admin.get()).listTopics()).filter((t) => !t.startsWith('__')));
+    const names = new Set((await admin.fresh((a) => a.listTopics())).filter((t) => !t.startsWith('__')));
     topics = { until: now() + TOPICS_TTL, names };
     return names;
   };
@@ -138,7 +175,7 @@ export function kafkaBackend(options: KafkaBackendOptions = {}): Backend {
     const kept = offsetCache.get(topic);
     if (!fresh && kept && kept.until > now()) return kept.offsets;
     const offsets = (async () => {
-      const list = await (await admin.get()).fetchTopicOffsets(topic);
+      const list = await admin.fresh((a) => a.fetchTopicOffsets(topic));
       return new Map(list.map((o) => [o.partition, { start: o.low, end: o.high }]));
     })();
     offsetCache.set(topic, { until: now() + OFFSETS_TTL, offsets });
@@ -153,21 +190,22 @@ export function kafkaBackend(options: KafkaBackendOptions = {}): Backend {
   };
 
   const createTopic = async (topic: string) => {
-    const a = await admin.get();
     try {
-      await a.createTopics({
-        waitForLeaders: true,
-        timeout: timeoutMs,
-        topics: [
-          {
-            topic,
-            numPartitions: options.partitions ?? 1,
-            ...(options.replicationFactor === undefined ? {} : { replicationFactor: options.replicationFactor }),
-          },
-        ],
-      });
+      await admin.fresh((a) =>
+        a.createTopics({
+          waitForLeaders: true,
+          timeout: timeoutMs,
+          topics: [
+            {
+              topic,
+              numPartitions: options.partitions ?? 1,
+              ...(options.replicationFactor === undefined ? {} : { replicationFactor: options.replicationFactor }),
+            },
+          ],
+        }),
+      );
     } catch (e) {
-      // Made meanwhile by another client: it exists, which is what was asked.
+      // Made meanwhile by another client (or by the first try of `fresh`): it exists, which is what was asked.
       if (kafkaError(e, 'create', topic, where).code !== 'EEXIST') throw e;
     }
     topics = undefined;
@@ -193,32 +231,49 @@ export function kafkaBackend(options: KafkaBackendOptions = {}): Backend {
   };
 
   /**
-   * The producing half of an open file: batches (one per write) go out one after another while
-   * the writer goes on; a write waits once WRITE_AHEAD bytes are unacknowledged. A batch the
-   * brokers did not take stays, with every later one, until a flush sends them again.
+   * The producing half of an open file: lines go out in order, one request at a time, each taking
+   * what was written meanwhile (up to SEND_BYTES) while the writer goes on; a write waits once
+   * WRITE_AHEAD bytes are unacknowledged. Lines the brokers did not take stay, with every later
+   * one, until a flush sends them again.
    */
   const producing = (topic: string, path: string, partition?: number) => {
-    const pending: { messages: Message[]; bytes: number }[] = [];
+    /** Lines written and not yet acknowledged, from `head` on, with what each weighs in a request. */
+    let queue: Message[] = [];
+    let weights: number[] = [];
+    let head = 0;
     let unacked = 0;
     let failure: ShylockError | undefined;
     let sending: Promise<void> | undefined;
+    /** The next request: lines from the head up to SEND_BYTES and SEND_LINES (at least one). */
+    const nextRequest = () => {
+      let end = head;
+      let bytes = 0;
+      const last = Math.min(queue.length, head + SEND_LINES);
+      while (end < last && (end === head || bytes + weights[end]! <= SEND_BYTES)) bytes += weights[end++]!;
+      return { end, bytes };
+    };
     const pump = () =>
       (sending ??= (async () => {
         // Never settled before `sending` holds it: the `finally` below must clear a set value.
         await null;
         try {
-          while (pending.length > 0 && !failure) {
-            const batch = pending[0]!;
+          while (head < queue.length && !failure) {
+            const { end, bytes } = nextRequest();
             try {
-              await (await producer.get()).send({ topic, acks, timeout: timeoutMs, messages: batch.messages });
-              pending.shift();
-              unacked -= batch.bytes;
+              const messages = queue.slice(head, end);
+              await producer.fresh((p) => p.send({ topic, acks, timeout: timeoutMs, messages }));
+              head = end;
+              unacked -= bytes;
+              if (head === queue.length || head > 4096) {
+                queue = queue.slice(head);
+                weights = weights.slice(head);
+                head = 0;
+              }
             } catch (e) {
-              const lines = pending.reduce((n, b) => n + b.messages.length, 0);
               const cause = kafkaError(e, 'write', path, where);
               failure = new ShylockError(
                 cause.code === 'ENOENT' ? 'EIO' : cause.code,
-                `${cause.message}; ${lines} lines are not stored (fsync retries them)`,
+                `${cause.message}; ${queue.length - head} lines are not stored (fsync retries them)`,
                 {
                   op: 'write',
                   path,
@@ -236,16 +291,19 @@ export function kafkaBackend(options: KafkaBackendOptions = {}): Backend {
     return {
       publish: async (lines: Uint8Array[]) => {
         if (failure) throw failure;
-        const bytes = lines.reduce((n, l) => n + l.length, 0);
-        const messages = lines.map(toMessage);
-        if (partition !== undefined) for (const m of messages) m.partition = partition;
-        pending.push({ messages, bytes });
-        unacked += bytes;
+        for (const line of lines) {
+          const m = toMessage(line);
+          if (partition !== undefined) m.partition = partition;
+          queue.push(m);
+          const weight = line.length + RECORD_OVERHEAD;
+          weights.push(weight);
+          unacked += weight;
+        }
         const p = pump();
         if (unacked > WRITE_AHEAD) await p;
         if (failure) throw failure;
       },
-      /** Everything written is acknowledged; a failed batch is sent once more first. */
+      /** Everything written is acknowledged; lines a failed request held are sent once more first. */
       settle: async () => {
         failure = undefined;
         await pump();
@@ -270,7 +328,7 @@ export function kafkaBackend(options: KafkaBackendOptions = {}): Backend {
   };
   /** Groups the brokers know, without the throwaway ones readers follow in. */
   const groupNames = async () =>
-    (await (await admin.get()).listGroups()).groups
+    (await admin.fresh((a) => a.listGroups())).groups
       .filter((g) => (g.protocolType === 'consumer' || g.protocolType === '') && !g.groupId.startsWith(FOLLOW_GROUP))
       .map((g) => g.groupId)
       .filter((g) => !g.includes('/') && g !== '.' && g !== '..')
@@ -421,8 +479,11 @@ export function kafkaBackend(options: KafkaBackendOptions = {}): Backend {
           });
         }
         await needTopic('unlink', path, p.topic);
-        await (await admin.get()).deleteTopics({ topics: [p.topic], timeout: timeoutMs });
+        await admin.fresh((a) => a.deleteTopics({ topics: [p.topic], timeout: timeoutMs }));
         topics = undefined;
+        // Clients that used the topic would ask for it from now on (see `lazy`).
+        producer.retire();
+        admin.retire();
         offsetCache.delete(p.topic);
       }),
     mkdir: (path) =>

@@ -7,6 +7,8 @@ import { kafkaError } from './errors.js';
 const READ_AHEAD = 16 << 20;
 /** The prefix of the throwaway groups followers read in; `ls .groups` leaves them out. */
 export const FOLLOW_GROUP = 'shylock-follow-';
+/** Bytes per partition a follower's fetch may bring. */
+const FOLLOW_FETCH_BYTES = 4 << 20;
 /** How often a group member waiting for its reader tells the coordinator it lives, ms. */
 const HEARTBEAT_MS = 1000;
 
@@ -48,7 +50,7 @@ const next = (offset: string) => (BigInt(offset) + 1n).toString();
  *   fetched ahead.
  * - As a group member: the group's committed offsets say where to start (the earliest offset for
  *   a group with none). A fetched batch is handed to `read` whole, then its offsets are committed
- *   before the next batch is fetched; lines handed out and not read by close are given back (their
+ *   as the next batch is fetched; lines handed out and not read by close are given back (their
  *   offsets committed again, lower) while the partition is still this member's. When the group
  *   rebalances, lines not yet handed out are dropped for the partition's next owner.
  */
@@ -68,6 +70,8 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
   let handedGeneration = 0;
   /** Per partition, the offset after the last entry handed out in this generation. */
   const position = new Map<number, string>();
+  /** The commits sent, in order: close waits for them before it moves any back. */
+  let committing: Promise<unknown> = Promise.resolve();
   /** Following: per partition, the offset after the last message queued. */
   const fetched = new Map<number, string>();
   if (partition !== undefined && spec.from !== undefined) fetched.set(partition, spec.from);
@@ -98,8 +102,9 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
       const line = ctx.toLine(m.key, m.value);
       queue.push({ line, partition: batch.partition, offset: m.offset });
       queued += line.length;
-      fetched.set(batch.partition, next(m.offset));
     }
+    const last = batch.messages.at(-1);
+    if (last) fetched.set(batch.partition, next(last.offset));
     notify();
     while (queued > READ_AHEAD && isRunning() && !released) {
       await wokenByTake(1000);
@@ -145,9 +150,15 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
     if (handedOut > 0) {
       const last = entries[handedOut - 1]!.offset;
       resolveOffset(last);
-      await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition: batch.partition, offset: next(last) }] }] });
+      // Not waited for here: the next fetch goes out meanwhile. It is on the coordinator's
+      // connection before any rejoin is, so the brokers apply it first even in a rebalance.
+      const commit = commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition: batch.partition, offset: next(last) }] }] });
+      committing = committing.then(() => commit.catch(() => undefined));
     }
-    if (rebalance) throw rebalance;
+    if (rebalance) {
+      await committing;
+      throw rebalance;
+    }
   };
 
   const start = async (): Promise<Consumer> => {
@@ -155,6 +166,9 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
       groupId: group ?? `${FOLLOW_GROUP}${randomUUID()}`,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 500,
+      // A follower reads ahead anyway: fewer, larger fetches. A member's batch is handed out
+      // whole, so it keeps kafkajs's 1 MiB per partition.
+      ...(group === undefined ? { maxBytesPerPartition: FOLLOW_FETCH_BYTES, maxBytes: 4 * FOLLOW_FETCH_BYTES } : {}),
     });
     ctx.consumers.add(consumer);
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -200,8 +214,12 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
         if (failure) throw failure;
         if (signal.aborted) throw new ShylockError('ECANCELED', `read ${path}: the file was closed`, { op: 'read', path });
         await new Promise<void>((resolve) => {
-          wake = resolve;
-          signal.addEventListener('abort', () => resolve(), { once: true });
+          const done = () => {
+            signal.removeEventListener('abort', done);
+            resolve();
+          };
+          wake = done;
+          signal.addEventListener('abort', done, { once: true });
         });
       }
       handed = queue.splice(0);
@@ -224,6 +242,7 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
       const consumer = await started?.catch(() => undefined);
       if (!consumer) return;
       try {
+        await committing;
         if (group !== undefined && handedGeneration === generation) {
           const back = handed.slice(handed.length - unread.length);
           for (const e of back.reverse()) position.set(e.partition, e.offset);

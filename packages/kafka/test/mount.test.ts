@@ -53,6 +53,18 @@ describe.skipIf(!broker)(`Kafka topics mounted and used from the shell${skip ? `
     expect(r.stdout).toBe('first\nsecond\nthird\nfrom kcat\nand more\n');
   });
 
+  it('1 MiB writes of short lines go out in requests the broker takes, every line in order', async () => {
+    const topic = topicName('big-writes');
+    // 2.4 MB of 8-byte lines, written 1 MiB at a time: 300,000 messages, 131,072 in a write.
+    const r = await sh(`seq 1000000 1299999 | dd of=${mnt}/${topic} bs=1M iflag=fullblock status=none`, 120_000);
+    expect(r.code, r.stderr).toBe(0);
+    const got = await sh(
+      `kcat -b ${broker!.endpoint} -C -t ${topic} -o beginning -e -q | awk 'NR != $1 - 999999 { bad++ } END { print NR, bad + 0 }'`,
+      120_000,
+    );
+    expect(got.stdout).toBe('300000 0\n');
+  }, 180_000);
+
   it('a line appended while a reader follows reaches it within two seconds', async () => {
     const topic = topicName('follow');
     await sh(`touch ${mnt}/${topic}`);
@@ -84,15 +96,24 @@ describe.skipIf(!broker)(`Kafka topics mounted and used from the shell${skip ? `
     }
   });
 
-  it('with --allow-delete, rm deletes the topic', async () => {
+  it('with --allow-delete, rm deletes the topic; topics deleted (here or elsewhere) leave writes to others working', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'shylock-kafka-del-'));
     const d = await mount(kafkaBackend({ brokers: broker!.endpoint, allowDelete: true }), dir, { attrTimeout: 1 });
     const topic = topicName('gone');
     const admin = client().admin();
     await admin.connect();
     try {
-      expect((await sh(`touch ${dir}/${topic} && rm ${dir}/${topic}`)).code).toBe(0);
+      expect((await sh(`echo x > ${dir}/${topic} && cat ${dir}/.partitions/${topic}/0/end && rm ${dir}/${topic}`)).stdout).toBe('1\n');
       await expect.poll(async () => (await admin.listTopics()).includes(topic), { timeout: 10_000 }).toBe(false);
+      // Topics deleted through the mount and by another client do not stop work on other topics.
+      const other = topicName('other');
+      const third = topicName('third');
+      expect((await sh(`echo a > ${dir}/${other} && cat ${dir}/.partitions/${other}/0/end`)).stdout).toBe('1\n');
+      await admin.deleteTopics({ topics: [other] });
+      const r = await sh(`echo b > ${dir}/${third} && cat ${dir}/.partitions/${third}/0/end`);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('1\n');
+      expect(await kcatAll(third)).toBe('b\n');
     } finally {
       await admin.disconnect();
       await d.unmount();
