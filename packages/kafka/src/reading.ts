@@ -9,6 +9,8 @@ const READ_AHEAD = 16 << 20;
 export const FOLLOW_GROUP = 'shylock-follow-';
 /** Bytes per partition a follower's fetch may bring. */
 const FOLLOW_FETCH_BYTES = 4 << 20;
+/** Bytes a group member keeps fetched ahead of `read` (dropped if the group rebalances). */
+const MEMBER_AHEAD = 4 << 20;
 /** How often a group member waiting for its reader tells the coordinator it lives, ms. */
 const HEARTBEAT_MS = 1000;
 
@@ -49,10 +51,10 @@ const next = (offset: string) => (BigInt(offset) + 1n).toString();
  *   the earliest offset (or, for one partition, from `from`), keeping up to READ_AHEAD bytes
  *   fetched ahead.
  * - As a group member: the group's committed offsets say where to start (the earliest offset for
- *   a group with none). A fetched batch is handed to `read` whole, then its offsets are committed
- *   as the next batch is fetched; lines handed out and not read by close are given back (their
- *   offsets committed again, lower) while the partition is still this member's. When the group
- *   rebalances, lines not yet handed out are dropped for the partition's next owner.
+ *   a group with none). Up to MEMBER_AHEAD bytes are fetched ahead; the offsets of what a receive
+ *   hands to `read` are committed then. Lines handed out and not read by close are given back
+ *   (their offsets committed again, lower) while the partition is still this member's. When the
+ *   group rebalances, lines fetched and not handed out are dropped for the partition's next owner.
  */
 export function reading(spec: ReadSpec, ctx: ReadContext) {
   const { topic, path, group, partition } = spec;
@@ -70,6 +72,8 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
   let handedGeneration = 0;
   /** Per partition, the offset after the last entry handed out in this generation. */
   const position = new Map<number, string>();
+  /** A member between the start of a rebalance and its next join: it hands nothing out. */
+  let rebalancing = false;
   /** The commits sent, in order: close waits for them before it moves any back. */
   let committing: Promise<unknown> = Promise.resolve();
   /** Following: per partition, the offset after the last message queued. */
@@ -112,53 +116,46 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
     }
   };
 
+  /** Drops what was fetched and not handed out: the partitions may be another member's next. */
+  const dropQueued = () => {
+    queue.length = 0;
+    queued = 0;
+  };
+
   /**
-   * Member: the batch waits in the queue until a read took all of it (or the group rebalances, or
-   * the file closes), then what was handed out is resolved and committed.
+   * Member: lines go into the queue (kafkajs fetches on from after them; nothing is committed
+   * until a read takes them), up to MEMBER_AHEAD bytes. When the group rebalances, whatever the
+   * queue holds is dropped, so the partition's next owner reads it from the last commit.
    */
-  const member = async ({ batch, heartbeat, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary }: EachBatchPayload) => {
-    const entries: Entry[] = [];
+  const member = async ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+    if (!isRunning() || isStale() || released || rebalancing) return;
     for (const m of batch.messages) {
       const line = ctx.toLine(m.key, m.value);
-      entries.push({ line, partition: batch.partition, offset: m.offset });
+      queue.push({ line, partition: batch.partition, offset: m.offset });
+      queued += line.length;
     }
-    if (entries.length === 0 || !isRunning() || isStale() || released) return;
-    const first = queue.length;
-    queue.push(...entries);
-    for (const e of entries) queued += e.line.length;
     notify();
-    let rebalance: unknown;
-    // The queue holds only this batch's entries: a read takes them all at once.
-    while (queue.length > first && isRunning() && !released && !isStale()) {
+    while (queued > MEMBER_AHEAD && isRunning() && !released) {
       await wokenByTake(HEARTBEAT_MS);
-      if (queue.length > first) {
-        try {
-          await heartbeat();
-        } catch (e) {
-          rebalance = e;
-          break;
-        }
+      try {
+        await heartbeat();
+      } catch (e) {
+        dropQueued();
+        throw e;
       }
     }
-    if (released) return;
-    const left = queue.length - first;
-    if (left > 0) {
-      // Not handed out: dropped here, fetched again by whoever holds the partition next.
-      for (const e of queue.splice(first)) queued -= e.line.length;
-    }
-    const handedOut = entries.length - Math.max(left, 0);
-    if (handedOut > 0) {
-      const last = entries[handedOut - 1]!.offset;
-      resolveOffset(last);
-      // Not waited for here: the next fetch goes out meanwhile. It is on the coordinator's
-      // connection before any rejoin is, so the brokers apply it first even in a rebalance.
-      const commit = commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition: batch.partition, offset: next(last) }] }] });
-      committing = committing.then(() => commit.catch(() => undefined));
-    }
-    if (rebalance) {
-      await committing;
-      throw rebalance;
-    }
+  };
+
+  /** Commits, per partition, the offset after the last entry handed out. */
+  const commitHanded = (consumer: Consumer, entries: Entry[]) => {
+    const after = new Map<number, string>();
+    for (const e of entries) after.set(e.partition, next(e.offset));
+    for (const [p, offset] of after) position.set(p, offset);
+    const offsets = [...after].map(([p, offset]) => ({ topic, partition: p, offset }));
+    // Not waited for: sent at once, on the coordinator's connection before any rejoin is, so
+    // the brokers apply it first even when a rebalance is starting.
+    const commit = consumer.commitOffsets(offsets);
+    committing = committing.then(() => commit.catch(() => undefined));
   };
 
   const start = async (): Promise<Consumer> => {
@@ -178,9 +175,19 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
         notify();
       }
     });
+    consumer.on(consumer.events.REBALANCING, () => {
+      if (group === undefined) return;
+      rebalancing = true;
+      dropQueued();
+    });
     consumer.on(consumer.events.GROUP_JOIN, () => {
       generation++;
       position.clear();
+      if (group !== undefined) {
+        // Joined again, perhaps after being dropped by the coordinator without a rebalance seen.
+        rebalancing = false;
+        dropQueued();
+      }
       // A follower's group commits nothing: after it joins again (the brokers were away), it
       // goes on from where it was, not from the earliest offset.
       if (group === undefined && generation > 1) for (const [p, offset] of fetched) consumer.seek({ topic, partition: p, offset });
@@ -190,7 +197,6 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
       await consumer.subscribe({ topic, fromBeginning: true });
       await consumer.run({
         autoCommit: false,
-        eachBatchAutoResolve: group === undefined,
         eachBatch: group === undefined ? follow : member,
       });
       if (partition !== undefined && spec.from !== undefined) consumer.seek({ topic, partition, offset: spec.from });
@@ -209,8 +215,8 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
         // A consumer that could not start is tried again by the next read.
         started.catch(() => (started = undefined));
       }
-      await started;
-      while (queue.length === 0) {
+      const consumer = await started;
+      while (queue.length === 0 || rebalancing) {
         if (failure) throw failure;
         if (signal.aborted) throw new ShylockError('ECANCELED', `read ${path}: the file was closed`, { op: 'read', path });
         await new Promise<void>((resolve) => {
@@ -225,7 +231,7 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
       handed = queue.splice(0);
       handedGeneration = generation;
       queued = 0;
-      for (const e of handed) position.set(e.partition, next(e.offset));
+      if (group !== undefined) commitHanded(consumer, handed);
       const t = taken;
       taken = undefined;
       t?.();
