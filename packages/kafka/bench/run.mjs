@@ -205,7 +205,11 @@ try {
     `| ${what} | ${f(r.median('consume direct'))} MiB/s | ${f(r.median(name))} MiB/s | **${f(r.median(ratio), 2)}×** (${r.range(ratio)}) |`;
   console.log(row(`consume them (dd bs=128K of the topic vs a consumer counting, from connect)`, 'consume'));
   console.log(
-    other('consume as a group member (dd of .groups/<group>/<topic>, committing each batch)', 'consume group', 'consume as group'),
+    other(
+      'consume as a group member (dd of .groups/<group>/<topic>, committing what each read takes)',
+      'consume group',
+      'consume as group',
+    ),
   );
   console.log(other('consume with head -n reading the mount itself (8 KiB reads)', 'consume head', 'consume by head'));
   if (process.env.KAFKA_BENCH_ROUNDS_SHOWN)
