@@ -233,6 +233,7 @@ export function guardHandle(handle: FileHandle, path: string, backend: string): 
   }
   // The descriptor's I/O is the handle's own (see FileHandle.native): nothing to guard.
   if (handle.native) (wrapped as { native?: FileHandle['native'] }).native = handle.native;
+  if (handle.spill) (wrapped as { spill?: FileHandle['spill'] }).spill = handle.spill;
   (wrapped as { [GUARDED]?: boolean })[GUARDED] = true;
   return wrapped;
 }

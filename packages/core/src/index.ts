@@ -19,6 +19,7 @@ export { ByteBuffer, checkOffset } from './bytes.js';
 export { createBufferedHandle, openValueFile } from './handle.js';
 export type { BufferedHandleOptions, ValueFileOptions } from './handle.js';
 export { createInbox, createStreamHandle } from './stream.js';
+export { dirStat, streamStat } from './stats.js';
 export type { Inbox, StreamHandleOptions } from './stream.js';
 export {
   defineBackend,
@@ -55,5 +56,6 @@ export type {
   Stat,
   StatFs,
   StatOptions,
+  StreamSpill,
 } from './types.js';
 export type { AccessKind, AcquireOptions, Limits, QosBinding, QosPolicy, QosRule } from './qos.js';

@@ -59,6 +59,10 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
   let first = 0;
   let headOffset = 0;
   const unreadCount = () => unread.length - first;
+  // Handed over by spill.take: each message with the bytes of it handed over (its newline too).
+  let spilled: { message: Uint8Array; bytes: number; partial: boolean }[] = [];
+  // Spilled messages never read, known at close: given back before the unread ones.
+  let spilledBack: Uint8Array[] = [];
   let ended = false;
   let receiving: Promise<void> | undefined;
   const closer = new AbortController();
@@ -130,8 +134,43 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
     }
   };
 
+  const spill = {
+    take(): Uint8Array | undefined {
+      if (unreadCount() === 0) return undefined;
+      spilled = [];
+      let total = 0;
+      for (let i = first; i < unread.length; i++) {
+        const partial = i === first && headOffset > 0;
+        const bytes = unread[i]!.length + 1 - (partial ? headOffset : 0);
+        spilled.push({ message: unread[i]!, bytes, partial });
+        total += bytes;
+      }
+      const out = new Uint8Array(total);
+      let at = 0;
+      for (const [i, { message }] of spilled.entries()) {
+        const part = i === 0 ? message.subarray(headOffset) : message;
+        out.set(part, at);
+        at += part.length;
+        out[at++] = NEWLINE;
+      }
+      unread = [];
+      first = 0;
+      headOffset = 0;
+      return out;
+    },
+    unread(bytes: number): void {
+      let left = bytes;
+      let i = spilled.length;
+      // A line read in part (before the hand-over, or after it) counts as read.
+      while (i > 0 && !spilled[i - 1]!.partial && left >= spilled[i - 1]!.bytes) left -= spilled[--i]!.bytes;
+      spilledBack = spilled.slice(i).map((s) => s.message);
+      spilled = [];
+    },
+  };
+
   let closing: Promise<void> | undefined;
   return {
+    ...(flags.read && options.receive ? { spill } : {}),
     async read(buffer: Uint8Array, _position: number | null, op?: OpOptions) {
       if (!flags.read || !options.receive) throw badf('read', 'the stream was not opened for reading');
       const signal = op?.signal;
@@ -199,9 +238,10 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
         }
         closer.abort();
         await receiving?.catch(() => undefined);
-        const rest = unread.slice(headOffset > 0 ? first + 1 : first);
+        const rest = [...spilledBack, ...unread.slice(headOffset > 0 ? first + 1 : first)];
         unread = [];
         first = 0;
+        spilledBack = [];
         try {
           await options.release?.(rest);
         } catch (e) {

@@ -193,6 +193,26 @@ export interface FileHandle {
    * to JavaScript. A layer that must see every read or write leaves this out, or passes `charge`.
    */
   readonly native?: NativeFile;
+  /**
+   * A stream's bytes received and not yet read, for an adapter that serves reads itself (the FUSE
+   * adapter's threads). A layer that must see every read leaves this out.
+   */
+  readonly spill?: StreamSpill;
+}
+
+/** See {@link FileHandle.spill}. */
+export interface StreamSpill {
+  /**
+   * Hands over every byte received and not yet read, as reads would return them (lines with
+   * their newlines), or undefined when there is none; the handle no longer holds them. Taken after
+   * a read, when what was handed over before has all been read.
+   */
+  take(): Uint8Array | undefined;
+  /**
+   * Before `close`: how many bytes of the last hand-over were never read. Their messages count
+   * as not read (a task queue gives them back); a line read in part counts as read.
+   */
+  unread(bytes: number): void;
 }
 
 /** See {@link FileHandle.native}. One of `fd` and `bytes`. */

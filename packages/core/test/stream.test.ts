@@ -123,6 +123,47 @@ describe('createStreamHandle', () => {
     const read = got.length / 7;
     expect(givenBack).toEqual(Array.from({ length: 20_010 - Math.ceil(read) }, (_, i) => line(Math.ceil(read) + i)));
   });
+  it('spill hands over what was received as lines; what was not read of it is given back at close', async () => {
+    const inbox = createInbox();
+    let givenBack: string[] = [];
+    const h = createStreamHandle({
+      path: '/q',
+      backend: 'test',
+      flags: parseOpenFlags('r'),
+      receive: (signal) => inbox.receive(signal),
+      release: async (unread) => void (givenBack = unread.map(text)),
+    });
+    for (const m of ['abc', 'de', 'fgh', 'ij']) inbox.push(new TextEncoder().encode(m));
+    const buf = new Uint8Array(2);
+    expect(text(buf.subarray(0, await h.read(buf, null)))).toBe('ab');
+    // The rest of 'abc' (read in part), then the others, each with its newline.
+    const spilled = h.spill!.take()!;
+    expect(text(spilled)).toBe('c\nde\nfgh\nij\n');
+    expect(h.spill!.take()).toBeUndefined();
+    // Someone else served 'c\nde\nf' of it: 'fgh' was read in part, 'ij' not at all.
+    h.spill!.unread(spilled.length - 'c\nde\nf'.length);
+    await h.close();
+    expect(givenBack).toEqual(['ij']);
+  });
+  it('spill: a line read only in part before the hand-over is never given back', async () => {
+    const inbox = createInbox();
+    let givenBack: string[] = ['unset'];
+    const h = createStreamHandle({
+      path: '/q',
+      backend: 'test',
+      flags: parseOpenFlags('r'),
+      receive: (signal) => inbox.receive(signal),
+      release: async (unread) => void (givenBack = unread.map(text)),
+    });
+    inbox.push(new TextEncoder().encode('abc'));
+    inbox.push(new TextEncoder().encode('d'));
+    const buf = new Uint8Array(1);
+    await h.read(buf, null);
+    const spilled = h.spill!.take()!;
+    h.spill!.unread(spilled.length);
+    await h.close();
+    expect(givenBack).toEqual(['d']);
+  });
   it('an inbox past its backlog drops the oldest and counts them', async () => {
     const inbox = createInbox(2);
     for (const m of ['1', '2', '3']) inbox.push(new TextEncoder().encode(m));

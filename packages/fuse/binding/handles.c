@@ -33,6 +33,7 @@ void ht_destroy(handle_table_t *t, void (*release)(void *owner)) {
         free(h->owner);
       else if (release && h->owner)
         release(h->owner);
+      free(h->queue);
       free(h);
       h = next;
     }
@@ -81,6 +82,7 @@ void *ht_put(handle_table_t *t, const handle_t *h, int *err) {
     copy->next = old->next;
     *p = copy;
     replaced = old->owner;
+    free(old->queue);
     free(old);
   } else {
     if (t->count >= t->nbuckets) {
@@ -107,8 +109,70 @@ int ht_remove(handle_table_t *t, uint64_t fh, int64_t credit[2][2], void **owner
   if (!h) return 0;
   if (credit) memcpy(credit, h->credit, sizeof h->credit);
   if (owner) *owner = h->owner;
+  free(h->queue);
   free(h);
   return 1;
+}
+
+int ht_stream_feed(handle_table_t *t, uint64_t fh, const uint8_t *bytes, size_t n, size_t *queued) {
+  int ok = 0;
+  pthread_mutex_lock(&t->lock);
+  handle_t *h = *find(t, fh);
+  if (h && (h->flags & H_STREAM)) {
+    size_t left = h->queue_len - h->queue_off;
+    if (h->queue_off > 0) {
+      memmove(h->queue, h->queue + h->queue_off, left);
+      h->queue_off = 0;
+      h->queue_len = left;
+    }
+    ok = 1;
+    if (left + n > h->queue_cap) {
+      size_t cap = left + n;
+      uint8_t *grown = realloc(h->queue, cap);
+      if (grown) {
+        h->queue = grown;
+        h->queue_cap = cap;
+      } else {
+        ok = -ENOMEM;
+      }
+    }
+    if (ok == 1) {
+      memcpy(h->queue + h->queue_len, bytes, n);
+      h->queue_len += n;
+    }
+    *queued = h->queue_len - h->queue_off;
+  }
+  pthread_mutex_unlock(&t->lock);
+  return ok;
+}
+
+int ht_stream_read(handle_table_t *t, uint64_t fh, char *out, size_t size) {
+  int n = -1;
+  pthread_mutex_lock(&t->lock);
+  handle_t *h = *find(t, fh);
+  if (h && (h->flags & H_STREAM) && h->queue_off < h->queue_len) {
+    size_t left = h->queue_len - h->queue_off;
+    size_t count = size < left ? size : left;
+    memcpy(out, h->queue + h->queue_off, count);
+    h->queue_off += count;
+    if (h->queue_off == h->queue_len) {
+      // Read to the end: an idle reader keeps no memory.
+      free(h->queue);
+      h->queue = NULL;
+      h->queue_off = h->queue_len = h->queue_cap = 0;
+    }
+    n = (int)count;
+  }
+  pthread_mutex_unlock(&t->lock);
+  return n;
+}
+
+size_t ht_stream_queued(handle_table_t *t, uint64_t fh) {
+  pthread_mutex_lock(&t->lock);
+  handle_t *h = *find(t, fh);
+  size_t n = h && (h->flags & H_STREAM) ? h->queue_len - h->queue_off : 0;
+  pthread_mutex_unlock(&t->lock);
+  return n;
 }
 
 static int affords(const int64_t c[2], size_t size) {

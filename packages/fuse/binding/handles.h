@@ -7,8 +7,11 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-/** H_OWNED: owner is a content_t (prefetch.h) the table frees, not something of JavaScript's. */
-enum { H_READ = 1, H_WRITE = 2, H_FLUSH_NOOP = 4, H_OWNED = 8 };
+/**
+ * H_OWNED: owner is a content_t (prefetch.h) the table frees, not something of JavaScript's.
+ * H_STREAM: a stream's bytes fed by JavaScript (ht_stream_feed), read in order whatever the offset.
+ */
+enum { H_READ = 1, H_WRITE = 2, H_FLUSH_NOOP = 4, H_OWNED = 8, H_STREAM = 16 };
 enum { DIR_READ = 0, DIR_WRITE = 1 };
 /** Credit that is never spent. */
 #define CREDIT_UNLIMITED (-1)
@@ -21,6 +24,8 @@ typedef struct handle {
   void *owner;           /* what keeps bytes alive: released by whoever removes the entry */
   unsigned flags;
   int64_t credit[2][2];  /* [direction][0 bytes, 1 ops]; CREDIT_UNLIMITED or >= 0 */
+  uint8_t *queue;        /* H_STREAM: bytes fed and not read, from queue_off to queue_len (malloc'd) */
+  size_t queue_off, queue_len, queue_cap;
   struct handle *next;
 } handle_t;
 
@@ -62,6 +67,12 @@ void ht_revoke(handle_table_t *t);
 int ht_fd(handle_table_t *t, uint64_t fh);
 /** The stat of an H_OWNED handle's content into st; 1 when fh is one. */
 int ht_owned_stat(handle_table_t *t, uint64_t fh, struct stat *st);
+/** Appends n bytes to the stream fh; 1 with the bytes it then holds in *queued, 0 when fh is no stream, -ENOMEM. */
+int ht_stream_feed(handle_table_t *t, uint64_t fh, const uint8_t *bytes, size_t n, size_t *queued);
+/** Reads up to size bytes of the stream fh into out: how many, or -1 when fh is no stream or holds none. */
+int ht_stream_read(handle_table_t *t, uint64_t fh, char *out, size_t size);
+/** The bytes the stream fh holds (0 when it is no stream). */
+size_t ht_stream_queued(handle_table_t *t, uint64_t fh);
 /** 1 when fh's flush has nothing to do. */
 int ht_flush_noop(handle_table_t *t, uint64_t fh);
 

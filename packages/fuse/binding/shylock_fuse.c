@@ -704,6 +704,11 @@ static int native_read(const grant_t *g, char *buf, size_t size, off_t off) {
 static int native_io(mount_t *m, int dir, const char *path, char *rbuf, const char *wbuf, size_t size, off_t off,
                      struct fuse_file_info *fi) {
   for (int round = 0;; round++) {
+    if (dir == DIR_READ) {
+      // A stream's bytes JavaScript fed ahead of the reader: no crossing while there are some.
+      int n = ht_stream_read(&m->handles, fi->fh, rbuf, size);
+      if (n >= 0) return n;
+    }
     grant_t g;
     int granted = ht_take(&m->handles, fi->fh, dir, size, &g);
     if (!granted && round == SERVE_ROUNDS) {
@@ -1346,6 +1351,51 @@ static napi_value js_fast_open_memory(napi_env env, napi_callback_info info) {
   return boolean(env, err == 0);
 }
 
+// fastStreamOpen(mount, fh): fh's reads take the bytes fed with fastStreamFeed first
+static napi_value js_fast_stream_open(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  get_args(env, info, 2, argv);
+  mount_t *m = mount_arg(env, argv[0]);
+  if (!m) return NULL;
+  if (m->finished) return boolean(env, 0);
+  handle_t h = {0};
+  h.fh = (uint64_t)arg_num(env, argv[1], 0);
+  h.fd = -1;
+  h.flags = H_STREAM;
+  int err;
+  void *old = ht_put(&m->handles, &h, &err);
+  if (old) napi_delete_reference(env, (napi_ref)old);
+  return boolean(env, err == 0);
+}
+
+// fastStreamFeed(mount, fh, bytes) → the bytes fh then holds, or -1 (no stream, no memory): copied
+static napi_value js_fast_stream_feed(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  get_args(env, info, 3, argv);
+  mount_t *m = mount_arg(env, argv[0]);
+  if (!m) return NULL;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (m->finished || napi_get_typedarray_info(env, argv[2], &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array) {
+    return num(env, -1);
+  }
+  size_t queued = 0;
+  int ok = ht_stream_feed(&m->handles, (uint64_t)arg_num(env, argv[1], 0), data, length, &queued);
+  return num(env, ok == 1 ? (double)queued : -1);
+}
+
+// fastStreamQueued(mount, fh) → the bytes fed to fh and not read yet
+static napi_value js_fast_stream_queued(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  get_args(env, info, 2, argv);
+  mount_t *m = mount_arg(env, argv[0]);
+  if (!m) return NULL;
+  if (m->finished) return num(env, 0);
+  return num(env, (double)ht_stream_queued(&m->handles, (uint64_t)arg_num(env, argv[1], 0)));
+}
+
 static napi_value int_array(napi_env env, const int64_t *v, int n) {
   napi_value a;
   napi_create_array_with_length(env, (size_t)n, &a);
@@ -1657,6 +1707,9 @@ static napi_value init(napi_env env, napi_value exports) {
     {"fastOpen", NULL, js_fast_open, NULL, NULL, NULL, napi_default, NULL},
     {"fastOpenMemory", NULL, js_fast_open_memory, NULL, NULL, NULL, napi_default, NULL},
     {"fastCredit", NULL, js_fast_credit, NULL, NULL, NULL, napi_default, NULL},
+    {"fastStreamOpen", NULL, js_fast_stream_open, NULL, NULL, NULL, napi_default, NULL},
+    {"fastStreamFeed", NULL, js_fast_stream_feed, NULL, NULL, NULL, napi_default, NULL},
+    {"fastStreamQueued", NULL, js_fast_stream_queued, NULL, NULL, NULL, napi_default, NULL},
     {"fastClose", NULL, js_fast_close, NULL, NULL, NULL, napi_default, NULL},
     {"fastRevoke", NULL, js_fast_revoke, NULL, NULL, NULL, napi_default, NULL},
     {"fastRoot", NULL, js_fast_root, NULL, NULL, NULL, napi_default, NULL},

@@ -121,6 +121,30 @@ static void test_handles(void) {
   ht_destroy(&table, NULL);
 }
 
+/** A stream's fed bytes come out in order across reads of any size, then none; a plain handle has none. */
+static void test_stream_queue(void) {
+  CHECK(ht_init(&table) == 0);
+  handle_t h = {.fh = 5, .fd = -1, .flags = H_STREAM};
+  int err;
+  ht_put(&table, &h, &err);
+  handle_t plain = {.fh = 6, .fd = 3, .flags = H_READ};
+  ht_put(&table, &plain, &err);
+  char out[16];
+  size_t queued = 0;
+  CHECK(ht_stream_read(&table, 5, out, sizeof out) == -1);  // nothing fed yet: JavaScript answers
+  CHECK(ht_stream_feed(&table, 5, (const uint8_t *)"one\ntwo\n", 8, &queued) == 1 && queued == 8);
+  CHECK(ht_stream_read(&table, 5, out, 5) == 5 && memcmp(out, "one\nt", 5) == 0);
+  // Fed again while 3 bytes wait: they stay first.
+  CHECK(ht_stream_feed(&table, 5, (const uint8_t *)"three\n", 6, &queued) == 1 && queued == 9);
+  CHECK(ht_stream_queued(&table, 5) == 9);
+  CHECK(ht_stream_read(&table, 5, out, sizeof out) == 9 && memcmp(out, "wo\nthree\n", 9) == 0);
+  CHECK(ht_stream_read(&table, 5, out, sizeof out) == -1 && ht_stream_queued(&table, 5) == 0);
+  CHECK(ht_stream_feed(&table, 6, (const uint8_t *)"x", 1, &queued) == 0 && ht_stream_read(&table, 6, out, 1) == -1);
+  CHECK(ht_stream_feed(&table, 5, (const uint8_t *)"left", 4, &queued) == 1);
+  CHECK(ht_remove(&table, 5, NULL, NULL) == 1);  // frees what was left
+  ht_destroy(&table, NULL);
+}
+
 static void test_below(void) {
   char root[] = "/tmp/shylock-below-XXXXXX";
   CHECK(mkdtemp(root) != NULL);
@@ -293,6 +317,7 @@ int main(void) {
   test_prefetch();
   test_names();
   test_handles();
+  test_stream_queue();
   test_below();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;

@@ -29,6 +29,9 @@ export interface NativeModule {
   fastOpenMemory(mount: object, fh: number, bytes: Uint8Array, flags: number, rb: number, ro: number): boolean;
   fastCredit(mount: object, fh: number, write: boolean, bytes: number, ops: number): [number, number] | null;
   fastClose(mount: object, fh: number): [number, number, number, number] | null;
+  fastStreamOpen(mount: object, fh: number): boolean;
+  fastStreamFeed(mount: object, fh: number, bytes: Uint8Array): number;
+  fastStreamQueued(mount: object, fh: number): number;
   fastRevoke(mount: object): void;
   fastPrefetch(mount: object, on: boolean): void;
   fastForget(mount: object): void;
@@ -193,6 +196,12 @@ export interface NativeSession {
   fastCredit(fh: number, write: boolean, bytes: number, ops: number): [number, number] | null;
   /** Forgets fh; returns its credit left [readBytes, readOps, writeBytes, writeOps], or null. */
   fastClose(fh: number): [number, number, number, number] | null;
+  /** Makes fh a stream whose reads take the bytes fed to it first, on the FUSE threads. */
+  fastStreamOpen?(fh: number): boolean;
+  /** Copies bytes behind what the stream fh holds; returns what it then holds, or -1. */
+  fastStreamFeed?(fh: number, bytes: Uint8Array): number;
+  /** The bytes fed to the stream fh and not read yet. */
+  fastStreamQueued?(fh: number): number;
 }
 
 let native: NativeModule | undefined;
@@ -308,6 +317,18 @@ export class FuseSession implements NativeSession {
 
   fastClose(fh: number): [number, number, number, number] | null {
     return this.native.fastClose(this.mounted, fh);
+  }
+
+  fastStreamOpen(fh: number): boolean {
+    return this.native.fastStreamOpen(this.mounted, fh);
+  }
+
+  fastStreamFeed(fh: number, bytes: Uint8Array): number {
+    return this.native.fastStreamFeed(this.mounted, fh, bytes);
+  }
+
+  fastStreamQueued(fh: number): number {
+    return this.native.fastStreamQueued(this.mounted, fh);
   }
 
   /** Every prepaid credit drops to 0 (the rules changed). */

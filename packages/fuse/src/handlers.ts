@@ -102,6 +102,7 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
     // Its stat is the writer's from now on, and a native one's writes will not pass through
     // requests.call(): cached listing stats may go stale (the FUSE threads hold them too).
     if (access.write) listings.forget();
+    if (stream && access.read) native.registerStream(fd, file);
     if (!native.register(fd, file, handle)) return stream && !ctx.directIo ? fd | DIRECT_IO : fd;
     // A write-only native file skips the page cache: each write is one request straight to the
     // descriptor, with no copy into pages nobody reads (about 1.5× the throughput). Not for
@@ -234,6 +235,8 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
       if (!file) return cb(-ERRNO.EBADF);
       // A native file out of credit: prepay the next chunk and let the FUSE thread do the read.
       if (file.native?.charged && native.refill(fd, file, 'read', length)) return cb(SERVE_NATIVE);
+      // Another read fed the FUSE threads meanwhile: they serve this one, in order.
+      if (native.fed(fd, file)) return cb(SERVE_NATIVE);
       requests.call(
         'read',
         path,
@@ -241,7 +244,10 @@ export function createHandlers(ctx: HandlerContext): FuseHandlers {
         async () => {
           const target = length === buffer.length ? buffer : buffer.subarray(0, length);
           // A stream read may wait for ever: the caller's Ctrl-C (an interrupt) ends it.
-          if (file.stream) return file.handle.read(target, null, interruptible ? { signal: interruptible() } : undefined);
+          if (file.stream) {
+            const read = () => file.handle.read(target, null, interruptible ? { signal: interruptible() } : undefined);
+            return file.spilling ? native.readStream(fd, file, target, read) : read();
+          }
           if (!systemIo(file)) return file.handle.read(target, position);
           const own = Buffer.allocUnsafe(length);
           const n = await file.handle.read(own, file.stream ? null : position);

@@ -80,8 +80,51 @@ export class NativeIo {
     return now !== null && covers(now[0], now[1]);
   }
 
+  /**
+   * A stream file whose handle can hand over what it received (FileHandle.spill): the FUSE
+   * threads then serve reads from those bytes, and only a read that finds none comes to
+   * JavaScript (which waits for messages, answers, and feeds what is left). True when it was.
+   */
+  registerStream(fd: number, file: OpenFile): boolean {
+    if (!this.enabled || !file.stream || !file.handle.spill || !this.session.fastStreamOpen?.(fd)) return false;
+    file.spilling = {};
+    return true;
+  }
+
+  /** For a spilling stream's read in JavaScript: true when the FUSE thread has bytes to serve it. */
+  fed(fd: number, file: OpenFile): boolean {
+    return !!file.spilling && !file.spilling.leftover && (this.session.fastStreamQueued?.(fd) ?? 0) > 0;
+  }
+
+  /**
+   * A spilling stream's read in JavaScript: what is left from a feed that failed, else the handle's
+   * read; then what the handle holds beyond it goes to the FUSE threads, before the answer.
+   */
+  async readStream(fd: number, file: OpenFile, target: Uint8Array, read: () => Promise<number>): Promise<number> {
+    const s = file.spilling!;
+    let n: number;
+    if (s.leftover) {
+      n = Math.min(target.length, s.leftover.length);
+      target.set(s.leftover.subarray(0, n));
+      s.leftover = n < s.leftover.length ? s.leftover.subarray(n) : undefined;
+      if (s.leftover) return n;
+    } else {
+      n = await read();
+    }
+    const more = file.handle.spill!.take();
+    if (more && this.session.fastStreamFeed!(fd, more) < 0) s.leftover = more;
+    return n;
+  }
+
   /** Stops native I/O on fd (before its descriptor closes) and gives back unused credit. */
   unregister(fd: number, file: OpenFile): void {
+    if (file.spilling) {
+      // What the threads held and nobody read: the handle gives those messages back at close.
+      const left = (this.session.fastStreamQueued?.(fd) ?? 0) + (file.spilling.leftover?.length ?? 0);
+      file.spilling = undefined;
+      this.session.fastClose(fd);
+      file.handle.spill!.unread(left);
+    }
     if (!file.native) return;
     file.native = undefined;
     const left = this.session.fastClose(fd);

@@ -7,6 +7,11 @@ export interface OpenFile {
   stream: boolean;
   /** Registered for native I/O; with `charged`, the next prepaid chunk per direction. */
   native?: { charged: boolean; chunk: { read: number; write: number } };
+  /**
+   * A stream whose received bytes are fed to the FUSE threads (FileHandle.spill), with what could
+   * not be fed, served by the next reads here.
+   */
+  spilling?: { leftover?: Uint8Array };
 }
 
 /**

@@ -2,6 +2,8 @@ import { type Admin, type Consumer, Kafka, logLevel, type Message, type Producer
 import {
   createBufferedHandle,
   createStreamHandle,
+  dirStat,
+  streamStat,
   defineBackend,
   optionsFrom,
   parseList,
@@ -40,8 +42,6 @@ const OFFSETS_TTL = 1000;
 const TAB = 0x09;
 
 const now = () => Date.now();
-const dirStat = (): Stat => ({ type: 'directory', size: 0, mode: 0o755, mtimeMs: now(), nlink: 2 });
-const streamStat = (): Stat => ({ type: 'stream', size: 0, mode: 0o644, mtimeMs: now() });
 const offsetText = (offset: string) => Buffer.from(`${offset}\n`);
 
 /**

@@ -7,8 +7,8 @@ import { kafkaError } from './errors.js';
 const READ_AHEAD = 16 << 20;
 /** The prefix of the throwaway groups followers read in; `ls .groups` leaves them out. */
 export const FOLLOW_GROUP = 'shylock-follow-';
-/** Bytes per partition a follower's fetch may bring. */
-const FOLLOW_FETCH_BYTES = 4 << 20;
+/** Bytes per partition a fetch may bring (kafkajs brings 1 MiB): fewer, larger fetches. */
+const FETCH_BYTES = 4 << 20;
 /** Bytes a group member keeps fetched ahead of `read` (dropped if the group rebalances). */
 const MEMBER_AHEAD = 4 << 20;
 /** How often a group member waiting for its reader tells the coordinator it lives, ms. */
@@ -163,9 +163,8 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
       groupId: group ?? `${FOLLOW_GROUP}${randomUUID()}`,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 500,
-      // A follower reads ahead anyway: fewer, larger fetches. A member's batch is handed out
-      // whole, so it keeps kafkajs's 1 MiB per partition.
-      ...(group === undefined ? { maxBytesPerPartition: FOLLOW_FETCH_BYTES, maxBytes: 4 * FOLLOW_FETCH_BYTES } : {}),
+      maxBytesPerPartition: FETCH_BYTES,
+      maxBytes: 4 * FETCH_BYTES,
     });
     ctx.consumers.add(consumer);
     consumer.on(consumer.events.CRASH, ({ payload }) => {

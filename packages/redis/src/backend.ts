@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
 import {
+  dirStat,
   openValueFile,
+  streamStat,
   defineBackend,
   FILE_TREE_CAPABILITIES,
   readOnly as readOnlyLayer,
@@ -29,7 +31,6 @@ export const encodeName = (name: string) => name.replaceAll('%', '%25').replaceA
 export const decodeName = (segment: string) => segment.replace(/%2F/gi, '/').replaceAll('%25', '%');
 
 const now = () => Date.now();
-const dirStat = (): Stat => ({ type: 'directory', size: 0, mode: 0o755, mtimeMs: now(), nlink: 2 });
 /**
  * A stat of a kv key fetches this much of its value in the same round trip: a value no longer
  * than this comes whole with its stat, so a mount opens it without a GET of its own; a longer
@@ -39,7 +40,6 @@ const dirStat = (): Stat => ({ type: 'directory', size: 0, mode: 0o755, mtimeMs:
  */
 const HEAD_BYTES = 4096;
 const fileStat = (size: number): Stat => ({ type: 'file', size, mode: 0o644, mtimeMs: now() });
-const streamStat = (): Stat => ({ type: 'stream', size: 0, mode: 0o644, mtimeMs: now() });
 
 type Place =
   | { area: 'root' }
