@@ -10,7 +10,7 @@ export const FOLLOW_GROUP = 'shylock-follow-';
 /** Bytes per partition a fetch may bring (kafkajs brings 1 MiB): fewer, larger fetches. */
 const FETCH_BYTES = 4 << 20;
 /** Bytes a group member keeps fetched ahead of `read` (dropped if the group rebalances). */
-const MEMBER_AHEAD = 4 << 20;
+const MEMBER_AHEAD = 8 << 20;
 /** How often a group member waiting for its reader tells the coordinator it lives, ms. */
 const HEARTBEAT_MS = 1000;
 
