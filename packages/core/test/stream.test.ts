@@ -3,6 +3,20 @@ import { ByteBuffer, createBufferedHandle, createInbox, createStreamHandle, pars
 
 const text = (m: Uint8Array) => new TextDecoder().decode(m);
 
+/** A reading stream handle fed by an inbox; `givenBack()` is what its release was given (null before). */
+const readerWithGiveBack = (backlog?: number) => {
+  const inbox = createInbox(backlog);
+  let back: string[] | null = null;
+  const h = createStreamHandle({
+    path: '/q',
+    backend: 'test',
+    flags: parseOpenFlags('r'),
+    receive: (signal) => inbox.receive(signal),
+    release: async (unread) => void (back = unread.map(text)),
+  });
+  return { inbox, h, givenBack: () => back };
+};
+
 describe('createStreamHandle', () => {
   it('a partial line keeps its bytes after the caller reuses its Buffer (as FUSE does)', async () => {
     const published: string[] = [];
@@ -84,31 +98,15 @@ describe('createStreamHandle', () => {
     await expect(h.close()).rejects.toThrow('publish failed');
   });
   it('messages received but not read are given back at close', async () => {
-    const inbox = createInbox();
-    let givenBack: string[] = [];
-    const h = createStreamHandle({
-      path: '/q',
-      backend: 'test',
-      flags: parseOpenFlags('r'),
-      receive: (signal) => inbox.receive(signal),
-      release: async (unread) => void (givenBack = unread.map(text)),
-    });
+    const { inbox, h, givenBack } = readerWithGiveBack();
     for (const m of ['a', 'b', 'c']) inbox.push(new TextEncoder().encode(m));
     const buf = new Uint8Array(1);
     expect(await h.read(buf, null)).toBe(1); // 'a' partly read: its rest is not given back
     await h.close();
-    expect(givenBack).toEqual(['b', 'c']);
+    expect(givenBack()).toEqual(['b', 'c']);
   });
   it('reads across many messages and several receives keep every byte in order; what is left is given back', async () => {
-    const inbox = createInbox(100_000);
-    let givenBack: string[] = [];
-    const h = createStreamHandle({
-      path: '/q',
-      backend: 'test',
-      flags: parseOpenFlags('r'),
-      receive: (signal) => inbox.receive(signal),
-      release: async (unread) => void (givenBack = unread.map(text)),
-    });
+    const { inbox, h, givenBack } = readerWithGiveBack(100_000);
     const line = (i: number) => `m${String(i).padStart(5, '0')}`; // 6 bytes, 7 with the newline
     for (let i = 0; i < 20_000; i++) inbox.push(new TextEncoder().encode(line(i)));
     let got = '';
@@ -121,18 +119,10 @@ describe('createStreamHandle', () => {
     await h.close();
     // A line the last read stopped in counts as read; every line after it is given back.
     const read = got.length / 7;
-    expect(givenBack).toEqual(Array.from({ length: 20_010 - Math.ceil(read) }, (_, i) => line(Math.ceil(read) + i)));
+    expect(givenBack()).toEqual(Array.from({ length: 20_010 - Math.ceil(read) }, (_, i) => line(Math.ceil(read) + i)));
   });
   it('spill hands over what was received as lines; what was not read of it is given back at close', async () => {
-    const inbox = createInbox();
-    let givenBack: string[] = [];
-    const h = createStreamHandle({
-      path: '/q',
-      backend: 'test',
-      flags: parseOpenFlags('r'),
-      receive: (signal) => inbox.receive(signal),
-      release: async (unread) => void (givenBack = unread.map(text)),
-    });
+    const { inbox, h, givenBack } = readerWithGiveBack();
     for (const m of ['abc', 'de', 'fgh', 'ij']) inbox.push(new TextEncoder().encode(m));
     const buf = new Uint8Array(2);
     expect(text(buf.subarray(0, await h.read(buf, null)))).toBe('ab');
@@ -143,18 +133,10 @@ describe('createStreamHandle', () => {
     // Someone else served 'c\nde\nf' of it: 'fgh' was read in part, 'ij' not at all.
     h.spill!.unread(spilled.length - 'c\nde\nf'.length);
     await h.close();
-    expect(givenBack).toEqual(['ij']);
+    expect(givenBack()).toEqual(['ij']);
   });
   it('spill: a line read only in part before the hand-over is never given back', async () => {
-    const inbox = createInbox();
-    let givenBack: string[] = ['unset'];
-    const h = createStreamHandle({
-      path: '/q',
-      backend: 'test',
-      flags: parseOpenFlags('r'),
-      receive: (signal) => inbox.receive(signal),
-      release: async (unread) => void (givenBack = unread.map(text)),
-    });
+    const { inbox, h, givenBack } = readerWithGiveBack();
     inbox.push(new TextEncoder().encode('abc'));
     inbox.push(new TextEncoder().encode('d'));
     const buf = new Uint8Array(1);
@@ -162,7 +144,7 @@ describe('createStreamHandle', () => {
     const spilled = h.spill!.take()!;
     h.spill!.unread(spilled.length);
     await h.close();
-    expect(givenBack).toEqual(['d']);
+    expect(givenBack()).toEqual(['d']);
   });
   it('an inbox past its backlog drops the oldest and counts them', async () => {
     const inbox = createInbox(2);

@@ -106,6 +106,17 @@ const HEAD = `head -n ${COUNT} PATH`;
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
+/**
+ * LATENCY_SAMPLES round trips of `trip(line)` (ms each), one at a time, sorted; a first one
+ * untimed (a follower's consumer has joined once it came through).
+ */
+const trips = async (trip) => {
+  await trip('warm-up');
+  const ms = [];
+  for (let i = 0; i < LATENCY_SAMPLES; i++) ms.push(await trip(`line-${i}`));
+  return ms.sort((a, b) => a - b);
+};
+
 /** ms from a line handed to a writer in the mount to a follower's cat printing it. */
 const latencyThrough = async (topic) => {
   const reader = spawn('cat', [`${mnt}/${topic}`], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -126,11 +137,7 @@ const latencyThrough = async (topic) => {
     return arrived.then((t) => t - t0);
   };
   try {
-    // The follower's consumer has joined once the first line came through.
-    await trip('warm-up');
-    const ms = [];
-    for (let i = 0; i < LATENCY_SAMPLES; i++) ms.push(await trip(`line-${i}`));
-    return ms.sort((a, b) => a - b);
+    return await trips(trip);
   } finally {
     writer.stdin.end();
     reader.kill('SIGTERM');
@@ -157,10 +164,7 @@ const latencyDirect = async (topic) => {
     return (await arrived) - t0;
   };
   try {
-    await trip('warm-up');
-    const ms = [];
-    for (let i = 0; i < LATENCY_SAMPLES; i++) ms.push(await trip(`line-${i}`));
-    return ms.sort((a, b) => a - b);
+    return await trips(trip);
   } finally {
     await Promise.all([producer.disconnect(), consumer.disconnect()]);
   }
