@@ -352,6 +352,29 @@ describe.skipIf(!broker)('consumer groups and partitions', () => {
     }
   }, 60_000);
 
+  it('a group reader whose mount ends under it loses nothing: what it had not read is read from the next mount', async () => {
+    const topic = await seeded('unmounted', 1, 10, 'a');
+    const dir = await mkdtemp(join(tmpdir(), 'shylock-kafka-gone-'));
+    const gone = await mount(kafkaBackend({ brokers: broker!.endpoint }), dir, { attrTimeout: 1 });
+    const at = `.groups/gone-${process.pid}/${topic}`;
+    // Reads two of the ten 4-byte lines, then holds the file open while the mount ends.
+    const reader = spawn('python3', [
+      '-c',
+      `import os, sys, time\nfd = os.open(sys.argv[1], os.O_RDONLY)\nsys.stdout.write(os.read(fd, 8).decode()); sys.stdout.flush()\ntime.sleep(30)`,
+      `${dir}/${at}`,
+    ]);
+    let out = '';
+    reader.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await expect.poll(() => out, { timeout: 15_000 }).toBe('a-0\na-1\n');
+      await gone.unmount();
+    } finally {
+      reader.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
+    expect((await sh(`timeout 4 cat ${mnt}/${at}`)).stdout).toBe(['a-2', 'a-3', 'a-4', 'a-5', 'a-6', 'a-7', 'a-8', 'a-9', ''].join('\n'));
+  }, 60_000);
+
   it('partitions are directories: start and end offsets, messages from the start or from an offset, writes into one partition', async () => {
     const topic = topicName('parts');
     const a = admin();
