@@ -1,7 +1,9 @@
 export { createLimiter, checkRate, MIN_BYTE_BURST, DEFAULT_BURST_SECONDS } from './limiter.js';
 export type { Limiter, LimiterOptions, LimiterAcquireOptions, LimiterStats } from './limiter.js';
 export { createPolicy, validateRule } from './policy.js';
-export type { Policy, PolicyOptions, RuleStats, Acquirer } from './policy.js';
+export type { Policy, PolicyOptions, RuleStats, Acquirer, ClusterUsage } from './policy.js';
+export { parseRedisUrl } from './shared.js';
+export type { SharedOptions, SharedUsage, RedisClientLike } from './shared.js';
 export { qosLayer } from './layer.js';
 export { throttle } from './throttle.js';
 export type { ThrottleOptions } from './throttle.js';

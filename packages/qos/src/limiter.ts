@@ -1,4 +1,6 @@
 import { abortError, ShylockError, type Limits } from '@shylock/core';
+import { SharedStore, type SharedOptions } from './shared.js';
+import { SharedLimiter } from './shared-limiter.js';
 
 /** One FUSE request: the smallest default byte burst, so a full-size request never waits on burst alone. */
 export const MIN_BYTE_BURST = 128 * 1024;
@@ -14,6 +16,12 @@ export interface LimiterOptions {
    * `{ bytes, ops }`. Default: max(128 KiB, 50 ms) of bytes and max(1, 50 ms) of ops.
    */
   burst?: Limits['burst'];
+  /**
+   * Share this budget with every process (on any host) naming the same Redis, namespace and
+   * `key` (default `default`): see the README's "One budget for a fleet". Only read by
+   * {@link createLimiter}; {@link Limiter.close} ends the connection.
+   */
+  shared?: SharedOptions & { key?: string };
 }
 
 /** Options of {@link Limiter.acquire}. */
@@ -64,6 +72,8 @@ export interface Limiter {
   release(): void;
   readonly options: Readonly<LimiterOptions>;
   stats(): LimiterStats;
+  /** Releases the waiters; a shared limiter also gives back its unused credit and disconnects. */
+  close(): Promise<void>;
 }
 
 /** Rejects a value that is not a non-negative finite number, naming the option. */
@@ -156,13 +166,15 @@ const RESOLVED: Promise<void> = Promise.resolve();
 /** Timers fire on whole milliseconds; a waiter due within this much is served now. */
 const SLACK_MS = 0.5;
 
-function byteBurst(rate: number, burst: Limits['burst']): number {
+/** A byte rate's burst in bytes. */
+export function byteBurst(rate: number, burst: Limits['burst']): number {
   if (typeof burst === 'object' && burst.bytes) return burst.bytes;
   const seconds = typeof burst === 'number' && burst > 0 ? burst : DEFAULT_BURST_SECONDS;
   return Math.max(MIN_BYTE_BURST, rate * seconds);
 }
 
-function opBurst(rate: number, burst: Limits['burst']): number {
+/** An op rate's burst in ops. */
+export function opBurst(rate: number, burst: Limits['burst']): number {
   if (typeof burst === 'object' && burst.ops) return burst.ops;
   const seconds = typeof burst === 'number' && burst > 0 ? burst : DEFAULT_BURST_SECONDS;
   return Math.max(1, rate * seconds);
@@ -253,6 +265,10 @@ class GcraLimiter implements Limiter {
     this.#schedule();
   }
 
+  async close(): Promise<void> {
+    this.release();
+  }
+
   stats(): LimiterStats {
     const s = this.#stats;
     return {
@@ -324,5 +340,16 @@ class GcraLimiter implements Limiter {
  * @throws ShylockError `EINVAL` for a negative, NaN or non-numeric rate or burst.
  */
 export function createLimiter(options: LimiterOptions = {}): Limiter {
-  return new GcraLimiter(options);
+  const { shared, ...limits } = options;
+  if (!shared) return new GcraLimiter(limits);
+  const key = shared.key ?? 'default';
+  if (typeof key !== 'string' || key === '') throw new ShylockError('EINVAL', 'shared.key must be a non-empty string');
+  const store = new SharedStore(shared);
+  const limiter = new SharedLimiter(store, `limiter:${key}`, limits);
+  const close = limiter.close.bind(limiter);
+  limiter.close = async () => {
+    await close();
+    await store.close();
+  };
+  return limiter;
 }

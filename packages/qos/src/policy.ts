@@ -10,6 +10,8 @@ import {
   type QosRule,
 } from '@shylock/core';
 import { checkBurst, checkRate, createLimiter, type Limiter, type LimiterStats } from './limiter.js';
+import { SharedStore, type SharedOptions, type SharedUsage } from './shared.js';
+import { SharedLimiter } from './shared-limiter.js';
 
 /** Options of {@link createPolicy}. */
 export interface PolicyOptions {
@@ -18,6 +20,19 @@ export interface PolicyOptions {
    * stored relative to it (`/foo`), so rules match whether they name the mountpoint or not.
    */
   root?: string;
+  /**
+   * Share every rule's budget — and the rules themselves — with every process (on any host)
+   * naming the same Redis and namespace. Rules given here replace the shared ones; with none,
+   * the shared ones are adopted. See the README's "One budget for a fleet".
+   */
+  shared?: SharedOptions;
+}
+
+/** A rule's cluster-wide use: what every process sharing it leased, read and write. */
+export interface ClusterUsage {
+  path: string;
+  read: SharedUsage;
+  write: SharedUsage;
 }
 
 /** Per-rule counters, for metrics. */
@@ -57,6 +72,17 @@ export interface Policy extends QosPolicy {
   stats(): RuleStats[];
   /** The key a rule path is stored under: normalised, mountpoint stripped. */
   keyOf(path: string): string;
+  /** True when budgets are shared through Redis. */
+  readonly shared: boolean;
+  /**
+   * Resolves once a shared policy has synchronised its rules with the others (or found Redis
+   * away); at once for a local one. Rejects when the shared store cannot be used at all.
+   */
+  ready(): Promise<void>;
+  /** The cluster's use of each rule, summed over every process (empty unless shared and reachable). */
+  clusterUsage(): Promise<ClusterUsage[]>;
+  /** Releases every waiter; a shared policy gives back unused credit and disconnects. */
+  close(): Promise<void>;
 }
 
 interface Entry {
@@ -131,12 +157,11 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
     const key = keyOf(valid.path);
     return [key, { ...valid, path: key }];
   };
+  const store = options.shared ? new SharedStore(options.shared) : undefined;
+  const limiter = (key: string, rule: QosRule, kind: AccessKind): Limiter =>
+    store ? new SharedLimiter(store, `${kind}:${key}`, limiterOptions(rule, kind)) : createLimiter(limiterOptions(rule, kind));
   const insert = (key: string, rule: QosRule) => {
-    table.set(key, {
-      rule,
-      read: createLimiter(limiterOptions(rule, 'read')),
-      write: createLimiter(limiterOptions(rule, 'write')),
-    });
+    table.set(key, { rule, read: limiter(key, rule, 'read'), write: limiter(key, rule, 'write') });
     deepest = Math.max(deepest, depthOf(key));
     version++;
   };
@@ -183,12 +208,92 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
     })();
   };
 
+  /** Replaces every rule, all validated before anything changes. */
+  const applyAll = (next: QosRule[]) => {
+    const prepared = new Map<string, QosRule>();
+    for (const rule of next) {
+      const [key, valid] = canonical(rule);
+      if (prepared.has(key)) throw new ShylockError('EINVAL', `two QoS rules for the path ${key}: keep one`);
+      prepared.set(key, valid);
+    }
+    for (const [key, entry] of table) {
+      if (!prepared.has(key)) {
+        table.delete(key);
+        entry.read.release();
+        entry.write.release();
+      }
+    }
+    for (const [key, rule] of prepared) {
+      const entry = table.get(key);
+      if (entry) change(entry, rule);
+      else insert(key, rule);
+    }
+    recomputeDepth();
+    version++;
+    changed();
+  };
+
+  // Shared rules: changes made here are written through to Redis in order; others' changes are
+  // read back when they say so. A change that could not be written (Redis away) marks the rules
+  // dirty: this process's rules are written whole when Redis is back. Last change wins.
+  let chain: Promise<unknown> = Promise.resolve();
+  let dirty = false;
+  const serial = (work: () => Promise<unknown>) => {
+    chain = chain.then(work).catch(() => undefined);
+    return chain;
+  };
+  const share = (change: { set?: QosRule[]; remove?: string[]; replace?: QosRule[] }) => {
+    if (!store) return;
+    void serial(async () => {
+      if (!(await store.writeRules(dirty ? { replace: [...table.values()].map((e) => e.rule) } : change))) dirty = true;
+      else dirty = false;
+    });
+  };
+  /** Another process changed the rules: take them. */
+  const adopt = async () => {
+    const remote = await store!.loadRules();
+    if (!remote) return;
+    try {
+      applyAll(remote);
+    } catch (e) {
+      store!.log(`the shared QoS rules were not applied: ${(e as Error).message}`);
+    }
+  };
+  /** Connected (again): write ours when they are newer or Redis lost the rules, else take theirs. */
+  const reconcile = async () => {
+    if (dirty || (table.size > 0 && (await store!.loadRules())?.length === 0)) {
+      if (await store!.writeRules({ replace: [...table.values()].map((e) => e.rule) })) dirty = false;
+      return;
+    }
+    await adopt();
+  };
+
   const seen = new Set<string>();
   for (const rule of rules) {
     const [key, valid] = canonical(rule);
     if (seen.has(key)) throw new ShylockError('EINVAL', `two QoS rules for the path ${key}: keep one`);
     seen.add(key);
     insert(key, valid);
+  }
+
+  let initial: Promise<void> = Promise.resolve();
+  if (store) {
+    const given = rules.length > 0;
+    initial = (async () => {
+      await store.ready();
+      await serial(async () => {
+        if (given) {
+          if (!(await store.writeRules({ replace: [...table.values()].map((e) => e.rule) }))) dirty = true;
+        } else await adopt();
+      });
+      store.onUp(() => void serial(reconcile));
+      await store.watchRules(
+        () => void serial(adopt),
+        () => void serial(reconcile),
+      );
+    })();
+    // Seen by whoever awaits ready(); the limiters work without it.
+    initial.catch(() => undefined);
   }
 
   return {
@@ -208,6 +313,7 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
       if (table.has(key)) throw new ShylockError('EEXIST', `a QoS rule for ${key} exists: update it instead`);
       insert(key, valid);
       changed();
+      share({ set: [valid] });
       return valid;
     },
     update(rule) {
@@ -216,6 +322,7 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
       if (!entry) throw new ShylockError('ENOENT', `there is no QoS rule for ${key}`);
       change(entry, valid);
       changed();
+      share({ set: [valid] });
       return valid;
     },
     set(rule) {
@@ -224,6 +331,7 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
       if (entry) change(entry, valid);
       else insert(key, valid);
       changed();
+      share({ set: [valid] });
       return valid;
     },
     remove(path) {
@@ -236,30 +344,12 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
       recomputeDepth();
       version++;
       changed();
+      share({ remove: [key] });
       return true;
     },
     replace(next) {
-      const prepared = new Map<string, QosRule>();
-      for (const rule of next) {
-        const [key, valid] = canonical(rule);
-        if (prepared.has(key)) throw new ShylockError('EINVAL', `two QoS rules for the path ${key}: keep one`);
-        prepared.set(key, valid);
-      }
-      for (const [key, entry] of table) {
-        if (!prepared.has(key)) {
-          table.delete(key);
-          entry.read.release();
-          entry.write.release();
-        }
-      }
-      for (const [key, rule] of prepared) {
-        const entry = table.get(key);
-        if (entry) change(entry, rule);
-        else insert(key, rule);
-      }
-      recomputeDepth();
-      version++;
-      changed();
+      applyAll(next);
+      share({ replace: [...table.values()].map((e) => e.rule) });
     },
     onChange(listener) {
       listeners.add(listener);
@@ -299,6 +389,26 @@ export function createPolicy(rules: QosRule[] = [], options: PolicyOptions = {})
     },
     stats() {
       return [...table.values()].map((e) => ({ path: e.rule.path, read: e.read.stats(), write: e.write.stats() }));
+    },
+    shared: !!store,
+    ready: () => initial,
+    async clusterUsage() {
+      if (!store) return [];
+      const usage = await store.usage();
+      const none = { bytes: 0, ops: 0 };
+      return [...table.keys()].map((key) => ({
+        path: key,
+        read: usage.get(`read:${key}`) ?? none,
+        write: usage.get(`write:${key}`) ?? none,
+      }));
+    },
+    async close() {
+      for (const entry of table.values()) {
+        await entry.read.close();
+        await entry.write.close();
+      }
+      await chain;
+      await store?.close();
     },
   };
 }

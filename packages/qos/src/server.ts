@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isShylockError, type QosRule } from '@shylock/core';
-import type { Policy } from './policy.js';
+import type { ClusterUsage, Policy } from './policy.js';
 
 /** Options of {@link createQosServer}. */
 export interface QosServerOptions {
@@ -111,8 +111,11 @@ function parseRule(text: string, urlKey: string, current: QosRule | undefined): 
 /** Prometheus label value escaping. */
 const label = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
-/** Per-rule counters in the Prometheus text format. */
-export function formatMetrics(policy: Policy): string {
+/**
+ * Per-rule counters in the Prometheus text format; with `cluster` (a shared policy's
+ * `clusterUsage()`), the whole fleet's use of each rule beside this process's own.
+ */
+export function formatMetrics(policy: Policy, cluster?: ClusterUsage[]): string {
   const stats = policy.stats();
   const lines: string[] = [];
   const metric = (name: string, type: string, help: string, value: (s: (typeof stats)[number], d: 'read' | 'write') => number) => {
@@ -140,6 +143,21 @@ export function formatMetrics(policy: Policy): string {
     'Configured op rate (0 = unlimited).',
     (s, d) => (d === 'read' ? rules.get(s.path)?.readOpsPerSec : rules.get(s.path)?.writeOpsPerSec) ?? 0,
   );
+  if (cluster) {
+    const used = new Map(cluster.map((c) => [c.path, c]));
+    metric(
+      'shylock_qos_cluster_bytes_total',
+      'counter',
+      'Bytes leased under the rule by every process sharing it (unused leases given back).',
+      (s, d) => used.get(s.path)?.[d].bytes ?? 0,
+    );
+    metric(
+      'shylock_qos_cluster_ops_total',
+      'counter',
+      'Operations leased under the rule by every process sharing it (unused leases given back).',
+      (s, d) => used.get(s.path)?.[d].ops ?? 0,
+    );
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -149,7 +167,8 @@ export function formatMetrics(policy: Policy): string {
  * - `GET /key/` — every rule; `GET /key/<path>` — one rule (404 if none)
  * - `POST /key/<path>` — create (409 if it exists); `PUT /key/<path>` — change the fields given
  *   (404 if none); `DELETE /key/<path>` — remove (404 if none)
- * - `GET /metrics` — bytes, ops and wait seconds per rule, Prometheus text format
+ * - `GET /metrics` — bytes, ops and wait seconds per rule, Prometheus text format (a shared
+ *   policy adds the fleet's use of each rule)
  *
  * Bodies are JSON: `{"key": "/mnt/b/foo/", "read_limit": 10, "write_limit": 10,
  * "read_ops_limit": 0, "write_ops_limit": 0}` (bytes and operations per second, 0 = unlimited).
@@ -167,7 +186,7 @@ export async function createQosServer(policy: Policy, options: QosServerOptions 
     const method = req.method ?? 'GET';
     if (url.pathname === '/metrics') {
       if (method !== 'GET') throw new HttpError(405, 'only GET /metrics');
-      const text = formatMetrics(policy);
+      const text = formatMetrics(policy, policy.shared ? await policy.clusterUsage() : undefined);
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);
       return;
     }
