@@ -22,7 +22,7 @@ import { KAFKA_OPTIONS, kafkaBackend } from '@shylock/kafka';
 import { S3_OPTIONS, s3Backend } from '@shylock/s3';
 import { localBackend } from '@shylock/local';
 import { MEMORY_OPTIONS, memoryBackend } from '@shylock/memory';
-import { createPolicy, createQosServer, loadQosFile, type Policy, type QosServer } from '@shylock/qos';
+import { createPolicy, createQosServer, loadQosFile, parseRedisUrl, type Policy, type QosServer } from '@shylock/qos';
 
 /** A mistake in how the command was called: one line on stderr, exit code 2. */
 class UsageError extends Error {}
@@ -116,6 +116,7 @@ function checkSource(dir: string, mountpoint: string): void {
 /** The command's own flags; a backend's flags come from its option declarations. */
 interface Flags {
   qos?: string;
+  'qos-shared'?: string;
   'api-port'?: string;
   'api-host'?: string;
   'read-only'?: boolean;
@@ -266,6 +267,7 @@ Examples:
 
 const COMMON_OPTIONS = {
   qos: { type: 'string' },
+  'qos-shared': { type: 'string' },
   'api-port': { type: 'string' },
   'api-host': { type: 'string' },
   'read-only': { type: 'boolean' },
@@ -294,6 +296,9 @@ const OPTIONS: ParseArgsConfig['options'] = {
 
 const COMMON_HELP = `Options:
   --qos <file>         QoS rules (CSV: path,read_bps,write_bps[,read_ops,write_ops])  [$QOS_FILE]
+  --qos-shared <redis://host:port>
+                       share every rule's budget, and the rules, with every mount naming
+                       this Redis (a fleet under one budget)                        [$QOS_SHARED]
   --api-port <port>    serve the QoS REST API on this port (0 = any free port)       [$HTTP_PORT]
   --api-host <host>    address of the REST API (default 127.0.0.1)
   --read-only          refuse every change with EROFS                              [$ETC_READ_ONLY]
@@ -459,16 +464,30 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       throw new UsageError((e as Error).message);
     }
 
-    policy = createPolicy([], { root: mountpoint });
     let fileRules: QosRule[] = [];
     if (qosFile) {
       try {
         fileRules = await loadQosFile(qosFile);
-        policy.replace(fileRules);
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
     }
+    const sharedText = flags['qos-shared'] ?? (env.QOS_SHARED || undefined);
+    let shared: string | undefined;
+    if (sharedText !== undefined) {
+      try {
+        shared = parseRedisUrl(sharedText, flags['qos-shared'] !== undefined ? '--qos-shared' : 'QOS_SHARED');
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
+    try {
+      // With a shared store, rules from a file replace the fleet's; without, the fleet's are taken.
+      policy = createPolicy(fileRules, { root: mountpoint, ...(shared ? { shared: { redis: shared } } : {}) });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    await policy.ready();
     let backendOptions: Record<string, unknown>;
     try {
       backendOptions = optionsFrom(spec.options, {}, flags, env);
@@ -496,14 +515,17 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     for (const warning of await strayRules(fileRules, mountpoint, backend)) io.log(`warning: ${warning}`);
     if (apiPort !== undefined) api = await createQosServer(policy, { port: apiPort, host: flags['api-host'] ?? '127.0.0.1' });
     const rules = policy.rules().length;
+    const ruleCount = `${rules} QoS rule${rules === 1 ? '' : 's'}`;
     mountedMessage =
       `mounted ${name} at ${mountpoint}${readOnly ? ' (read-only)' : ''}` +
-      `${qosFile ? `, ${rules} QoS rule${rules === 1 ? '' : 's'} from ${qosFile}` : ''}` +
+      `${qosFile ? `, ${ruleCount} from ${qosFile}` : ''}` +
+      `${shared ? `, ${qosFile ? 'budgets' : ruleCount} shared through ${sharedText}` : ''}` +
       `${api ? `, QoS API on ${api.url}` : ''}. Ctrl-C unmounts.`;
   } catch (e) {
     await api?.close();
     await mounted?.unmount().catch(() => undefined);
     if (!mounted) await backend?.close().catch(() => undefined);
+    await policy?.close().catch(() => undefined);
     if (e instanceof UsageError) {
       io.log(e.message);
       return 2;
@@ -526,6 +548,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       try {
         await api?.close();
         await mounted!.unmount();
+        await policy!.close();
         io.log('unmounted');
         done(0);
       } catch (e) {
@@ -559,6 +582,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       stopping = true;
       io.log(`${mounted!.mountpoint} was unmounted from outside: exiting`);
       await api?.close();
+      await policy!.close().catch(() => undefined);
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       process.off('SIGHUP', onHup);

@@ -85,6 +85,15 @@ describe('shylock', () => {
       expect(r.output).toMatch(/^shylock: /);
     }
   });
+  it('a --qos-shared or QOS_SHARED that is not a Redis address exits 2 saying what to write', async () => {
+    const mnt = await tempDir('mnt');
+    const flag = await runCli(['memory', mnt, '--qos-shared', 'http://cache:6379']);
+    expect(flag.code).toBe(2);
+    expect(flag.output.trim()).toBe('shylock: --qos-shared must be redis://host:port (or host:port), got "http://cache:6379"');
+    const env = await runCli(['memory', mnt], { QOS_SHARED: 'redis://' });
+    expect(env.code).toBe(2);
+    expect(env.output).toMatch(/QOS_SHARED must be redis:\/\/host:port/);
+  });
   it('a missing mountpoint exits 2 with a clear message', async () => {
     const r = await runCli(['memory', '/nonexistent/shylock/mnt']);
     expect(r.code).toBe(2);

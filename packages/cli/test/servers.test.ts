@@ -69,6 +69,40 @@ describe.skipIf(!redis)(`shylock redis${redisSkip ? ` (skipped: ${redisSkip})` :
     expect(await r.exited).toBe(0);
     expect(await isMounted(mnt)).toBe(false);
   });
+  it('--qos-shared: two mounts share one read budget through Redis; the second takes the rules of the first (QOS_SHARED)', async () => {
+    const dir = await tempDir();
+    const a = await tempDir();
+    const b = await tempDir();
+    const rules = join(dir, 'rules.csv');
+    await sh(`mkdir ${dir}/data && head -c 6291456 /dev/urandom > ${dir}/data/one && cp ${dir}/data/one ${dir}/data/two`);
+    await sh(`printf '/data,2097152,0\\n' > ${rules}`);
+    const first = start(['local', dir, a, '--qos', rules, '--qos-shared', `redis://${redis!.endpoint}/3`]);
+    await first.ready;
+    const second = start(['local', dir, b], { QOS_SHARED: `${redis!.endpoint}/3` });
+    await second.ready;
+    try {
+      expect(first.stderr()).toMatch(/1 QoS rule from .*rules\.csv, budgets shared through redis:\/\//);
+      expect(second.stderr()).toMatch(/1 QoS rule shared through 127\.0\.0\.1:\d+\/3/);
+      // 12 MiB at 2 MiB/s between them: about 6 s (each alone would take 3 s).
+      const t0 = performance.now();
+      const times = await Promise.all(
+        [`${a}/data/one`, `${b}/data/two`].map(async (f) => {
+          const r = await sh(`dd if=${f} of=/dev/null bs=128K 2>&1`);
+          expect(r.stdout).toMatch(/6291456 bytes/);
+          return (performance.now() - t0) / 1000;
+        }),
+      );
+      for (const t of times) {
+        expect(t).toBeGreaterThan(5.2);
+        expect(t).toBeLessThan(7.5);
+      }
+    } finally {
+      first.child.kill('SIGTERM');
+      second.child.kill('SIGTERM');
+    }
+    expect(await first.exited).toBe(0);
+    expect(await second.exited).toBe(0);
+  }, 30_000);
   it('--host and --db flags win over REDIS_HOST and REDIS_DB', async () => {
     const mnt = await tempDir();
     const r = start(['redis', mnt, '--host', redis!.endpoint, '--db', '2'], { REDIS_HOST: '127.0.0.1:9', REDIS_DB: '5' });
