@@ -147,3 +147,124 @@ async function achieved({ bytesPerSecond, opsPerSecond, chunk, consumers = 1 }) 
   await hPlain.close();
   await hLayered.close();
 }
+
+// 5. Budgets shared through Redis (a real redis-server started here): the cost of sharing, the
+// accuracy of a fleet of processes, and Redis round trips per MiB.
+{
+  const { startRedis } = await import('@shylock/test-servers');
+  const { Redis } = await import('ioredis');
+  const { RateLimiterRedis } = await import('rate-limiter-flexible');
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const redis = await startRedis();
+  const client = new Redis(redis.endpoint);
+  try {
+    const huge = { bytesPerSecond: 1e15, opsPerSecond: 1e15 };
+    const local = createLimiter(huge);
+    const shared = createLimiter({ ...huge, shared: { redis: redis.endpoint, namespace: 'bench', key: 'fast' } });
+    const flexible = new RateLimiterRedis({ storeClient: client, points: 1e15, duration: 1, keyPrefix: 'bench-rlf' });
+    const rLocal = await rate(() => local.acquire(4096));
+    const rShared = await rate(() => shared.acquire(4096));
+    const rFlexible = await rate(() => flexible.consume('fast', 4096), { ms: quick ? 300 : 1000 });
+    table(
+      'Awaited `acquire(4096)` per second with tokens available: local, shared through Redis (leases), `rate-limiter-flexible` RateLimiterRedis `consume` (target: shared ≥ 0.5× of local)',
+      ['limiter', 'acquire/s', 'vs local', 'Redis round trips'],
+      [
+        ['createLimiter (local)', fmt(rLocal), '1.00×', '0'],
+        ['createLimiter({ shared })', fmt(rShared), `${fmt(rShared / rLocal, 2)}×`, fmt(shared.leases ?? 0)],
+        ['rate-limiter-flexible', fmt(rFlexible), `${fmt(rFlexible / rLocal, 3)}×`, 'one per call'],
+      ],
+    );
+    await shared.close();
+
+    // A fleet of worker processes reading as fast as one rule lets them.
+    const worker = fileURLToPath(new URL('../test/fixtures/shared-worker.mjs', import.meta.url));
+    const calls = async () => {
+      const info = await client.info('commandstats');
+      let n = 0;
+      for (const m of info.matchAll(/^cmdstat_(evalsha|eval|zrem|hgetall|multi):calls=(\d+)/gm)) n += Number(m[2]);
+      return n;
+    };
+    const fleet = async (processes, bytesPerSecond, request) => {
+      const latest = new Array(processes);
+      const ns = `bench-fleet-${processes}-${bytesPerSecond}`;
+      const children = [];
+      await Promise.all(
+        Array.from({ length: processes }, (_, i) => {
+          const child = spawn(
+            process.execPath,
+            [
+              worker,
+              JSON.stringify({
+                redis: redis.endpoint,
+                namespace: ns,
+                rules: [{ path: '/u', readBytesPerSec: bytesPerSecond }],
+                path: '/u/f',
+                bytes: request,
+              }),
+            ],
+            { stdio: ['pipe', 'pipe', 'inherit'] },
+          );
+          children.push(child);
+          let buffer = '';
+          return new Promise((resolve) => {
+            child.stdout.on('data', (d) => {
+              buffer += d;
+              for (let j = buffer.indexOf('\n'); j >= 0; j = buffer.indexOf('\n')) {
+                const m = JSON.parse(buffer.slice(0, j));
+                buffer = buffer.slice(j + 1);
+                if (m.ready) resolve();
+                if (m.bytes !== undefined) latest[i] = m;
+              }
+            });
+          });
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      const a = latest.map((m) => ({ ...m }));
+      const c0 = await calls();
+      await new Promise((r) => setTimeout(r, SECONDS * 1000));
+      const c1 = await calls();
+      const b = latest.map((m) => ({ ...m }));
+      for (const child of children) child.kill('SIGTERM');
+      await Promise.all(children.map((child) => new Promise((r) => child.once('exit', r))));
+      const rates = b.map((m, i) => (m.bytes - a[i].bytes) / ((m.t - a[i].t) / 1000));
+      const total = rates.reduce((x, y) => x + y, 0);
+      const fair = bytesPerSecond / processes;
+      const moved = b.reduce((s, m, i) => s + m.bytes - a[i].bytes, 0);
+      return {
+        total,
+        error: (total - bytesPerSecond) / bytesPerSecond,
+        worst: Math.max(...rates.map((r) => Math.abs(r - fair) / fair)),
+        tripsPerMiB: (c1 - c0) / (moved / MiB),
+      };
+    };
+    const rows = [];
+    for (const [processes, bytesPerSecond, request] of [
+      [2, 4 * MiB, 128 * KiB],
+      [4, 4 * MiB, 128 * KiB],
+      [8, 4 * MiB, 128 * KiB],
+      [4, 64 * MiB, 128 * KiB],
+      [4, 4 * MiB, 16 * KiB],
+    ]) {
+      const r = await fleet(processes, bytesPerSecond, request);
+      rows.push([
+        String(processes),
+        `${fmt(bytesPerSecond / MiB)} MiB/s`,
+        `${request / KiB} KiB`,
+        `${fmt(r.total / MiB, 3)} MiB/s`,
+        `${fmt(r.error * 100, 2)}%`,
+        `${fmt(r.worst * 100, 1)}%`,
+        fmt(r.tripsPerMiB, 1),
+      ]);
+    }
+    table(
+      `Processes sharing one rule through Redis, each reading as fast as it may, over ${SECONDS} s (targets: total ±3%, each within ±15% of its fair share)`,
+      ['processes', 'rule', 'request', 'total', 'error', 'worst vs fair share', 'Redis round trips per MiB'],
+      rows,
+    );
+  } finally {
+    client.disconnect();
+    await redis.stop();
+  }
+}

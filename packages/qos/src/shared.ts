@@ -135,6 +135,37 @@ interface Connection {
 
 type Script = (...args: (string | number)[]) => Promise<unknown>;
 
+/**
+ * Rejects when `work` has no answer within `ms`. A timer that fires late (the event loop was
+ * busy, and timers run before sockets are read) waits a little more first, so a busy process
+ * does not take an answer it has not read yet for a silent server.
+ */
+function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let due = performance.now() + ms;
+    const check = () => {
+      const now = performance.now();
+      if (now - due > 50) {
+        due = now + 50;
+        timer = setTimeout(check, 50);
+        return;
+      }
+      reject(new Error(`no answer within ${ms} ms`));
+    };
+    let timer = setTimeout(check, ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
 /** Reads a `--qos-shared` value: a URL with the redis scheme, or host:port. */
 export function parseRedisUrl(value: string, what = 'the shared QoS store'): string {
   const text = value.trim();
@@ -222,7 +253,6 @@ export class SharedStore {
     const options = {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: COMMAND_TIMEOUT_MS,
       connectTimeout: 2000,
       retryStrategy: (times: number) => Math.min(100 * times, 1000),
       lazyConnect: false,
@@ -260,7 +290,9 @@ export class SharedStore {
   async #beat(): Promise<void> {
     if (this.#closed || !this.#cmd) return;
     try {
-      const n = Number(await (this.#cmd.shylockHeartbeat as Script)(this.key('members'), this.id, MEMBER_TTL_MS));
+      const n = Number(
+        await within((this.#cmd.shylockHeartbeat as Script)(this.key('members'), this.id, MEMBER_TTL_MS), COMMAND_TIMEOUT_MS),
+      );
       if (n > 0) this.members = n;
       this.#markUp();
     } catch (e) {
@@ -303,16 +335,19 @@ export class SharedStore {
 
   /** Reserves a lease; resolves the microseconds until it may be spent. Rejects when Redis is away. */
   async reserve(bucket: string, usage: string, r: LeaseRequest): Promise<number> {
-    const delay = await (this.#cmd!.shylockReserve as Script)(
-      bucket,
-      this.key('usage'),
-      r.bytes,
-      r.byteInterval,
-      r.byteBurst,
-      r.ops,
-      r.opInterval,
-      r.opBurst,
-      usage,
+    const delay = await within(
+      (this.#cmd!.shylockReserve as Script)(
+        bucket,
+        this.key('usage'),
+        r.bytes,
+        r.byteInterval,
+        r.byteBurst,
+        r.ops,
+        r.opInterval,
+        r.opBurst,
+        usage,
+      ),
+      COMMAND_TIMEOUT_MS,
     );
     return Math.max(0, Number(delay));
   }
@@ -387,7 +422,6 @@ export class SharedStore {
     if (this.#closed) return;
     const sub = (this.#sub = (this.#cmd as unknown as RedisClientLike).duplicate({
       enableOfflineQueue: true,
-      commandTimeout: undefined,
     }) as Connection);
     sub.on('error', () => undefined);
     sub.on('message', (_channel: unknown, from: unknown) => {
