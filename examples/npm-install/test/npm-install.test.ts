@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGcs, startKafka, startS3 } from '@shylock/test-servers';
+import { startGcs, startKafka, startRedis, startS3 } from '@shylock/test-servers';
 
 // The public packages as a user gets them: `pnpm pack` in the workspace, then `npm install` of
 // the tarballs in a directory outside it, with only node and npm on PATH (no compiler, no pnpm,
@@ -83,6 +83,18 @@ describe('the packed packages installed with plain npm', () => {
     const { seconds } = JSON.parse(run(process.execPath, ['qos-alone.mjs']));
     expect(seconds).toBeGreaterThan(1.2);
     expect(seconds).toBeLessThan(2.5);
+  });
+
+  it('@shylock/qos shares a budget between limiters through a real Redis', async () => {
+    const redis = await startRedis();
+    try {
+      const { seconds } = JSON.parse(run(process.execPath, ['qos-shared.mjs', redis.endpoint]));
+      // 2 MiB at 1 MiB/s between them (each alone would pass in about 1 s).
+      expect(seconds).toBeGreaterThan(1.6);
+      expect(seconds).toBeLessThan(3);
+    } finally {
+      await redis.stop();
+    }
   });
 
   it('@shylock/s3 mounts a bucket of a real S3 server; the object written is there for the SDK', async () => {
