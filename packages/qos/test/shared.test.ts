@@ -20,6 +20,7 @@ interface Report {
   bytes: number;
   ops: number;
   failures: number;
+  maxWait: number;
 }
 
 /** Worker processes sharing budgets (test/fixtures/shared-worker.mjs), with what they report. */
@@ -126,6 +127,27 @@ describe.skipIf(!redis)(`budgets shared through Redis${skip ? ` (skipped: ${skip
       const after = (await fleet.measure(2000)).slice(0, 3);
       expect(within(sum(after), 4 * MiB, 0.05), `three left: ${after.map((x) => (x / MiB).toFixed(3))}`).toBe(true);
       for (const r of after) expect(within(r, (4 * MiB) / 3, 0.15), `three left: ${after.map((x) => (x / MiB).toFixed(3))}`).toBe(true);
+    } finally {
+      await fleet.stop();
+    }
+  }, 60_000);
+
+  it('busy processes do not starve a quiet one: its requests wait behind at most one lease of each', async () => {
+    const fleet = new Fleet();
+    const ns = namespace();
+    const rules = [{ path: '/users/lhj', readBytesPerSec: 4 * MiB }];
+    try {
+      await fleet.start(3, { namespace: ns, rules, path: '/users/lhj/big', bytes: 128 * 1024 });
+      await fleet.start(1, { namespace: ns, rules, path: '/users/lhj/small', bytes: 16 * 1024, concurrency: 1, pause: 200 });
+      await sleep(1000);
+      const rates = await fleet.measure(4000, 'ops');
+      // Three leases of 128 KiB at 4 MiB/s are about 94 ms; timers and a loaded machine add some.
+      // (A process holding a second of credit would make it wait seconds.)
+      expect(fleet.latest[3]!.maxWait, `the quiet process waited up to ${fleet.latest[3]!.maxWait} ms`).toBeLessThan(300);
+      // A request every 200 ms plus its wait: at least 1000 / (200 + 300) per second.
+      expect(rates[3]).toBeGreaterThan(2);
+      const busy = await fleet.measure(2000);
+      expect(within(sum(busy), 4 * MiB, 0.05), `total ${sum(busy) / MiB} MiB/s`).toBe(true);
     } finally {
       await fleet.stop();
     }
