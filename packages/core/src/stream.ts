@@ -106,6 +106,8 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
   // Writing: the start of a line not yet ended by a newline.
   let partial: Uint8Array[] = [];
   let partialBytes = 0;
+  // A line refused as too long: its bytes up to the next newline are dropped, none published.
+  let refusing = 0;
   const joinPartial = (tail: Uint8Array): Uint8Array => {
     if (partialBytes === 0) return tail;
     const out = new Uint8Array(partialBytes + tail.length);
@@ -199,12 +201,27 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
       const data = Uint8Array.prototype.slice.call(input);
       const messages: Uint8Array[] = [];
       let start = 0;
-      for (let i = data.indexOf(NEWLINE); i !== -1; i = data.indexOf(NEWLINE, start)) {
+      if (refusing > 0) {
+        const end = data.indexOf(NEWLINE);
+        if (end === -1) {
+          refusing += data.length;
+          throw tooLong('write', refusing);
+        }
+        refusing = 0;
+        start = end + 1;
+      }
+      for (let i = data.indexOf(NEWLINE, start); i !== -1; i = data.indexOf(NEWLINE, start)) {
         messages.push(joinPartial(data.subarray(start, i)));
         start = i + 1;
       }
       if (start < data.length) {
-        if (partialBytes + data.length - start > maxMessage) throw tooLong('write', partialBytes + data.length - start);
+        if (partialBytes + data.length - start > maxMessage) {
+          // Refused whole: what came of the line before goes, and so does the rest of it.
+          refusing = partialBytes + data.length - start;
+          partial = [];
+          partialBytes = 0;
+          throw tooLong('write', refusing);
+        }
         partial.push(data.subarray(start));
         partialBytes += data.length - start;
       }

@@ -64,6 +64,25 @@ describe('createStreamHandle', () => {
       await h.close();
     }
   });
+  it('a line over the limit is refused whole: none of it is published, not its start nor its end', async () => {
+    const published: string[] = [];
+    const h = createStreamHandle({
+      path: '/s',
+      backend: 'test',
+      flags: parseOpenFlags('w'),
+      maxMessageBytes: 100,
+      publish: async (messages) => void published.push(...messages.map(text)),
+    });
+    await h.write!(Buffer.from('before\n' + 'x'.repeat(60)), null);
+    await expect(h.write!(Buffer.from('x'.repeat(60)), null)).rejects.toMatchObject({
+      code: 'EFBIG',
+      message: /a 120-byte line is over the 100-byte limit/,
+    });
+    await expect(h.write!(Buffer.from('x'.repeat(10)), null)).rejects.toMatchObject({ code: 'EFBIG' });
+    await h.write!(Buffer.from('xx\nafter\nlast'), null);
+    await h.close();
+    expect(published).toEqual(['before', 'after', 'last']);
+  });
   it('a failed publish at close keeps the line and close rejects', async () => {
     let fail = true;
     const published: string[] = [];
