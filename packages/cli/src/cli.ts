@@ -20,6 +20,7 @@ import { REDIS_OPTIONS, redisBackend } from '@shylock/redis';
 import { GCS_OPTIONS, gcsBackend } from '@shylock/gcs';
 import { KAFKA_OPTIONS, kafkaBackend } from '@shylock/kafka';
 import { S3_OPTIONS, s3Backend } from '@shylock/s3';
+import { SQS_OPTIONS, sqsBackend } from '@shylock/sqs';
 import { localBackend } from '@shylock/local';
 import { MEMORY_OPTIONS, memoryBackend } from '@shylock/memory';
 import { createPolicy, createQosServer, loadQosFile, parseRedisUrl, type Policy, type QosServer } from '@shylock/qos';
@@ -216,6 +217,31 @@ Examples:
   shylock kafka /mnt/kafka --timeout 5000 --qos rules.csv --read-only`,
     // --read-only / ETC_READ_ONLY apply to the whole mount (a layer), not to the backend twice.
     make: (_sources, options) => kafkaBackend({ ...options, readOnly: false }),
+  },
+  sqs: {
+    summary: 'Amazon SQS queues as files: a line written is a message, cat receives',
+    sources: '',
+    arity: [0, 0],
+    mount: { attrTimeout: 1 },
+    probe: (b) => b.list('/'),
+    options: SQS_OPTIONS,
+    help: `  The root lists the queues. echo >> /mnt/sqs/jobs sends a message per line (in batches of
+  up to 10), accepted by SQS before close returns; cat /mnt/sqs/jobs receives, long-polling.
+  A message is deleted once the read that returned it was answered (when the reader reads on,
+  or closes); messages received and not read go back at close. If the mount dies first, they
+  come back after the queue's visibility timeout: delivery is at-least-once. A line is at most
+  256 KiB of text. /mnt/sqs/.attributes/jobs shows the queue's attributes and counts. touch
+  creates a queue (a name ending in .fifo makes a FIFO queue); rm deletes one only with
+  --allow-delete. Credentials come from the AWS SDK's chain (AWS_ACCESS_KEY_ID and
+  AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or the machine's role).
+
+Examples:
+  shylock sqs /mnt/sqs                                          (AWS, region from AWS_REGION)
+  shylock sqs /mnt/sqs --region eu-west-1 --wait-seconds 10
+  shylock sqs /mnt/sqs --endpoint http://127.0.0.1:9324         (an SQS-compatible server)
+  shylock sqs /mnt/sqs --group-id orders --visibility-timeout 60 --allow-delete
+  shylock sqs /mnt/sqs --queue-attributes MessageRetentionPeriod=3600 --qos rules.csv`,
+    make: (_sources, options) => sqsBackend({ ...options, readOnly: false }),
   },
   s3: {
     summary: 'an S3 bucket (AWS or S3-compatible) as files; / in keys are directories',

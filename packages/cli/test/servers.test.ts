@@ -6,16 +6,18 @@ import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isMounted, unmountPath } from '@shylock/fuse';
-import { startEtcd, startGcs, startKafka, startOrSkip, startRedis, startS3 } from '@shylock/test-servers';
+import { startEtcd, startGcs, startKafka, startOrSkip, startRedis, startS3, startSqs } from '@shylock/test-servers';
 
-// `shylock etcd`, `redis`, `s3`, `gcs` and `kafka` end to end: the real command, a real server, a real mount.
+// `shylock etcd`, `redis`, `s3`, `gcs`, `kafka` and `sqs` end to end: the real command, a real server, a real mount.
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const { server: etcd, skip: etcdSkip } = await startOrSkip(startEtcd);
 const { server: redis, skip: redisSkip } = await startOrSkip(startRedis);
 const { server: s3, skip: s3Skip } = await startOrSkip(startS3);
 const { server: gcs, skip: gcsSkip } = await startOrSkip(startGcs);
 const { server: kafka, skip: kafkaSkip } = await startOrSkip(startKafka);
+const { server: sqs, skip: sqsSkip } = await startOrSkip(startSqs);
 afterAll(async () => {
+  await sqs?.stop();
   await kafka?.stop();
   await gcs?.stop();
   await etcd?.stop();
@@ -328,6 +330,44 @@ describe.skipIf(!kafka)(`shylock kafka${kafkaSkip ? ` (skipped: ${kafkaSkip})` :
       [['kafka', mnt, '--topic', 'bad/name'], /not a topic name/],
     ] as const) {
       const b = start([...args]);
+      expect(await b.exited).toBe(2);
+      expect(b.stderr()).toMatch(message);
+      expect(b.stderr().trim().split('\n')).toHaveLength(1);
+    }
+  }, 60_000);
+});
+
+describe.skipIf(!sqs)(`shylock sqs${sqsSkip ? ` (skipped: ${sqsSkip})` : ''}`, () => {
+  const aws = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' };
+  it('mounts $AWS_ENDPOINT_URL_SQS; touch makes a queue, echo sends, head receives; SIGTERM unmounts', async () => {
+    const mnt = await tempDir();
+    const r = start(['sqs', mnt, '--wait-seconds', '2'], { ...aws, AWS_ENDPOINT_URL_SQS: sqs!.endpoint });
+    await r.ready;
+    try {
+      expect(r.stderr()).toMatch(/mounted sqs at/);
+      const out = await sh(`touch ${mnt}/jobs && echo build >> ${mnt}/jobs && timeout 10 head -n 1 ${mnt}/jobs && ls ${mnt}`);
+      expect(out.stdout).toBe('build\njobs\n');
+      expect((await sh(`grep -c . ${mnt}/.attributes/jobs`)).stdout.trim()).not.toBe('0');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    expect(await r.exited).toBe(0);
+    expect(await isMounted(mnt)).toBe(false);
+  }, 40_000);
+  it('an unreachable endpoint exits 1 with one line; bad arguments exit 2', async () => {
+    const mnt = await tempDir();
+    const r = start(['sqs', mnt, '--endpoint', 'http://127.0.0.1:9', '--timeout', '2000'], aws);
+    expect(await r.exited).toBe(1);
+    expect(r.stderr()).toMatch(/unreachable.*--endpoint/);
+    expect(r.stderr().trim().split('\n')).toHaveLength(1);
+    expect(await isMounted(mnt)).toBe(false);
+    for (const [args, message] of [
+      [['sqs', mnt, '--endpoint', 'localhost:9324'], /must be a URL such as http:\/\/127\.0\.0\.1:9324/],
+      [['sqs', mnt, '--wait-seconds', '30'], /--wait-seconds must be 0 to 20/],
+      [['sqs', mnt, '--queue-attributes', 'nonsense'], /--queue-attributes must be Name=value pairs/],
+      [['sqs', 'extra', mnt], /too many arguments for sqs/],
+    ] as const) {
+      const b = start([...args], aws);
       expect(await b.exited).toBe(2);
       expect(b.stderr()).toMatch(message);
       expect(b.stderr().trim().split('\n')).toHaveLength(1);
