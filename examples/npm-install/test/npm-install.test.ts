@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGcs, startKafka, startRedis, startS3 } from '@shylock/test-servers';
+import { startGcs, startKafka, startRedis, startS3, startSqs } from '@shylock/test-servers';
 
 // The public packages as a user gets them: `pnpm pack` in the workspace, then `npm install` of
 // the tarballs in a directory outside it, with only node and npm on PATH (no compiler, no pnpm,
 // install scripts off), so the FUSE binding must come prebuilt inside the tarball.
 const here = dirname(fileURLToPath(import.meta.url));
 const workspace = join(here, '..', '..', '..');
-const PUBLIC = ['core', 'qos', 'fuse', 'memory', 'local', 'etcd', 'redis', 'objects', 's3', 'gcs', 'kafka', 'cli'];
+const PUBLIC = ['core', 'qos', 'fuse', 'memory', 'local', 'etcd', 'redis', 'objects', 's3', 'gcs', 'kafka', 'sqs', 'cli'];
 
 let app = '';
 let tools = '';
@@ -131,6 +131,18 @@ describe('the packed packages installed with plain npm', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
       await kafka.stop();
+    }
+  });
+
+  it('@shylock/sqs mounts the queues of an SQS server; lines sent are received back', async () => {
+    const sqs = await startSqs();
+    const dir = mkdtempSync(join(tmpdir(), 'shylock-npm-mnt-'));
+    try {
+      const out = JSON.parse(run(process.execPath, ['mount-sqs.mjs', sqs.endpoint, dir]));
+      expect(out).toEqual({ read: ['and again', 'hello from sqs'], queues: ['greetings'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await sqs.stop();
     }
   });
 
