@@ -305,7 +305,11 @@ export function sqsBackend(options: SqsBackendOptions = {}): Backend {
     };
   };
 
-  /** The reader of one handle: long polls, deletes what was read, gives back what was not. */
+  /**
+   * The reader of one handle: long polls, deletes what was read, gives back what was not. A
+   * reader that keeps reading full batches has the next receive started as it is handed one
+   * (one batch ahead), so the reading and the round trip to SQS overlap.
+   */
   const receiving = (url: string, path: string) => {
     /** Messages of the last receive: all read when the next receive starts. */
     let handed: Message[] = [];
@@ -314,6 +318,9 @@ export function sqsBackend(options: SqsBackendOptions = {}): Backend {
      * reading, so a reader that takes one line does not hold nine more from the others.
      */
     let want = 1;
+    /** The receive started ahead, and what it brought once it came. */
+    let ahead: Promise<Message[]> | undefined;
+    let aheadMessages: Message[] = [];
     const deletions = new Set<Promise<unknown>>();
     let visibility: Promise<number> | undefined;
     let keepAlive: NodeJS.Timeout | undefined;
@@ -357,9 +364,16 @@ export function sqsBackend(options: SqsBackendOptions = {}): Backend {
       const held = handed;
       void visibility.then((seconds) => {
         if (handed !== held || seconds < 2) return;
-        keepAlive = setInterval(() => void setVisibility(held, seconds), (seconds * 1000) / 2);
+        keepAlive = setInterval(() => void setVisibility([...handed, ...aheadMessages], seconds), (seconds * 1000) / 2);
         keepAlive.unref();
       });
+    };
+    const receiveOnce = async (signal: AbortSignal): Promise<Message[]> => {
+      const out = await polling.send(
+        new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: want, WaitTimeSeconds: waitSeconds }),
+        { abortSignal: signal },
+      );
+      return out.Messages ?? [];
     };
     return {
       receive: async (signal: AbortSignal): Promise<Uint8Array[] | null> => {
@@ -371,11 +385,10 @@ export function sqsBackend(options: SqsBackendOptions = {}): Backend {
           if (signal.aborted) return null;
           let messages: Message[];
           try {
-            const out = await polling.send(
-              new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: want, WaitTimeSeconds: waitSeconds }),
-              { abortSignal: signal },
-            );
-            messages = out.Messages ?? [];
+            const next = ahead ?? receiveOnce(signal);
+            ahead = undefined;
+            messages = await next;
+            aheadMessages = [];
           } catch (e) {
             if (signal.aborted) return null;
             throw sqsError(e, 'read', path, where);
@@ -386,6 +399,16 @@ export function sqsBackend(options: SqsBackendOptions = {}): Backend {
             continue;
           }
           handed = messages;
+          if (messages.length === BATCH && want === BATCH) {
+            const next = receiveOnce(signal);
+            ahead = next;
+            next.then(
+              (m) => {
+                if (ahead === next) aheadMessages = m;
+              },
+              () => undefined,
+            );
+          }
           want = Math.min(BATCH, want * 2);
           holdWhileUnread();
           return messages.map((m) => encoder.encode(m.Body ?? ''));
@@ -398,6 +421,10 @@ export function sqsBackend(options: SqsBackendOptions = {}): Backend {
         const read = handed.slice(0, handed.length - back.length);
         handed = [];
         if (read.length > 0) remove(read);
+        // The receive started ahead was aborted with the handle; what it brought goes back too.
+        if (ahead) back.push(...(await ahead.catch(() => [] as Message[])));
+        ahead = undefined;
+        aheadMessages = [];
         await Promise.all([setVisibility(back, 0), ...deletions]);
       },
     };

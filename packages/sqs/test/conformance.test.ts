@@ -13,6 +13,9 @@ if (sqs) {
   describeBackend('sqs', () => sqsBackend({ endpoint: sqs.endpoint, waitSeconds: 1, client: { credentials } }), {
     streams: { dir: '/', fanout: false },
     timeout: 20_000,
+    // Standard queues deliver in about the order sent, not exactly (SQS promises none; ElasticMQ
+    // mixes the lines of one batch). FIFO queues keep it: mount.test.ts reads 500 back in order.
+    exclude: { 'several lines in one write arrive as messages in order': 'standard SQS queues do not keep order; FIFO queues do' },
   });
 } else {
   describe('sqs conformance', () => {
