@@ -21,6 +21,7 @@ import { GCS_OPTIONS, gcsBackend } from '@shylock/gcs';
 import { KAFKA_OPTIONS, kafkaBackend } from '@shylock/kafka';
 import { S3_OPTIONS, s3Backend } from '@shylock/s3';
 import { SQS_OPTIONS, sqsBackend } from '@shylock/sqs';
+import { ZOOKEEPER_OPTIONS, zookeeperBackend } from '@shylock/zookeeper';
 import { localBackend } from '@shylock/local';
 import { MEMORY_OPTIONS, memoryBackend } from '@shylock/memory';
 import { createPolicy, createQosServer, loadQosFile, parseRedisUrl, type Policy, type QosServer } from '@shylock/qos';
@@ -243,6 +244,29 @@ Examples:
   shylock sqs /mnt/sqs --queue-attributes MessageRetentionPeriod=3600 --qos rules.csv`,
     make: (_sources, options) => sqsBackend({ ...options, readOnly: false }),
   },
+  zookeeper: {
+    summary: 'ZooKeeper znodes as files: data is contents, children make directories',
+    sources: '',
+    arity: [0, 0],
+    mount: { attrTimeout: 1 },
+    probe: (b) => b.list('/'),
+    options: ZOOKEEPER_OPTIONS,
+    help: `  A znode with data and no children is a file whose contents are its data; a znode with
+  children, or with null data (what mkdir makes), is a directory, and its own data is the file
+  .data in it. A write is set at close only if nobody changed the znode since the open (else
+  close fails EIO: nothing is overwritten); data is at most 1 MiB less 4 KiB (EFBIG). Files
+  created under <dir>/.ephemeral/ are ephemeral znodes (gone when the mount's session ends);
+  under <dir>/.sequential/ (or .ephemeral-sequential/) each write-open makes the next numbered
+  znode. Watches keep what the mount caches fresh. rm -r and mv work on subtrees (mv in one
+  transaction).
+
+Examples:
+  shylock zookeeper /mnt/zk                                    (servers from ZK_HOSTS)
+  shylock zookeeper /mnt/zk --connect zk1:2181,zk2:2181,zk3:2181 --prefix /apps
+  shylock zookeeper /mnt/zk --session-timeout 30000 --timeout 3000 --read-only
+  echo up > /mnt/zk/services/.ephemeral/$(hostname)             (a presence znode for this mount)`,
+    make: (_sources, options) => zookeeperBackend({ ...options, readOnly: false }),
+  },
   s3: {
     summary: 'an S3 bucket (AWS or S3-compatible) as files; / in keys are directories',
     sources: '<bucket[/prefix]>',
@@ -338,8 +362,9 @@ Ctrl-C or SIGTERM unmounts and exits 0; SIGHUP re-reads the QoS file (a bad file
 Flags win over environment variables.`;
 
 function mainHelp(): string {
+  const width = Math.max(...Object.keys(BACKENDS).map((name) => name.length));
   const list = Object.entries(BACKENDS)
-    .map(([name, spec]) => `  ${name.padEnd(8)} ${spec.summary}`)
+    .map(([name, spec]) => `  ${name.padEnd(width)}  ${spec.summary}`)
     .join('\n');
   return `shylock — every distributed resource is a file, and every path can carry a QoS limit
 

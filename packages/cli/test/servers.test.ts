@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isMounted, unmountPath } from '@shylock/fuse';
-import { startEtcd, startGcs, startKafka, startOrSkip, startRedis, startS3, startSqs } from '@shylock/test-servers';
+import { startEtcd, startGcs, startKafka, startOrSkip, startRedis, startS3, startSqs, startZooKeeper } from '@shylock/test-servers';
 
-// `shylock etcd`, `redis`, `s3`, `gcs`, `kafka` and `sqs` end to end: the real command, a real server, a real mount.
+// `shylock etcd`, `redis`, `s3`, `gcs`, `kafka`, `sqs` and `zookeeper` end to end: the real command, a real server, a real mount.
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const { server: etcd, skip: etcdSkip } = await startOrSkip(startEtcd);
 const { server: redis, skip: redisSkip } = await startOrSkip(startRedis);
@@ -16,7 +16,9 @@ const { server: s3, skip: s3Skip } = await startOrSkip(startS3);
 const { server: gcs, skip: gcsSkip } = await startOrSkip(startGcs);
 const { server: kafka, skip: kafkaSkip } = await startOrSkip(startKafka);
 const { server: sqs, skip: sqsSkip } = await startOrSkip(startSqs);
+const { server: zk, skip: zkSkip } = await startOrSkip(startZooKeeper);
 afterAll(async () => {
+  await zk?.stop();
   await sqs?.stop();
   await kafka?.stop();
   await gcs?.stop();
@@ -368,6 +370,54 @@ describe.skipIf(!sqs)(`shylock sqs${sqsSkip ? ` (skipped: ${sqsSkip})` : ''}`, (
       [['sqs', 'extra', mnt], /too many arguments for sqs/],
     ] as const) {
       const b = start([...args], aws);
+      expect(await b.exited).toBe(2);
+      expect(b.stderr()).toMatch(message);
+      expect(b.stderr().trim().split('\n')).toHaveLength(1);
+    }
+  }, 60_000);
+});
+
+describe.skipIf(!zk)(`shylock zookeeper${zkSkip ? ` (skipped: ${zkSkip})` : ''}`, () => {
+  it('mounts $ZK_HOSTS under --prefix; mkdir, echo and cat reach znodes; SIGTERM unmounts', async () => {
+    const mnt = await tempDir();
+    const base = await tempDir();
+    // The prefix must exist: made through a first mount of the whole tree.
+    const whole = start(['zookeeper', base], { ZK_HOSTS: zk!.endpoint });
+    await whole.ready;
+    try {
+      expect((await sh(`mkdir -p ${base}/apps/web`)).code).toBe(0);
+    } finally {
+      whole.child.kill('SIGTERM');
+      await whole.exited;
+    }
+    const r = start(['zookeeper', mnt, '--prefix', '/apps', '--timeout', '3000'], { ZK_HOSTS: zk!.endpoint });
+    await r.ready;
+    try {
+      expect(r.stderr()).toMatch(/mounted zookeeper at/);
+      const out = await sh(`echo 'port=80' > ${mnt}/web/conf && cat ${mnt}/web/conf && ls -F ${mnt}`);
+      expect(out.stdout).toBe('port=80\nweb/\n');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    expect(await r.exited).toBe(0);
+    expect(await isMounted(mnt)).toBe(false);
+  }, 40_000);
+  it('an unreachable ensemble exits 1 with one line; a missing prefix too; bad arguments exit 2', async () => {
+    const mnt = await tempDir();
+    const r = start(['zookeeper', mnt, '--connect', '127.0.0.1:9', '--timeout', '2000']);
+    expect(await r.exited).toBe(1);
+    expect(r.stderr()).toMatch(/unreachable.*--connect/);
+    expect(r.stderr().trim().split('\n')).toHaveLength(1);
+    const missing = start(['zookeeper', mnt, '--connect', zk!.endpoint, '--prefix', '/no/such/prefix']);
+    expect(await missing.exited).toBe(1);
+    expect(missing.stderr()).toMatch(/the prefix \/no\/such\/prefix does not exist/);
+    expect(await isMounted(mnt)).toBe(false);
+    for (const [args, message] of [
+      [['zookeeper', mnt, '--connect', 'nohost'], /is not host:port/],
+      [['zookeeper', mnt, '--prefix', 'apps'], /--prefix "apps" must start with \//],
+      [['zookeeper', mnt, '--session-timeout', '10'], /--session-timeout must be at least 1000 ms/],
+    ] as const) {
+      const b = start([...args]);
       expect(await b.exited).toBe(2);
       expect(b.stderr()).toMatch(message);
       expect(b.stderr().trim().split('\n')).toHaveLength(1);
