@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGcs, startKafka, startRedis, startS3, startSqs } from '@shylock/test-servers';
+import { startGcs, startKafka, startRedis, startS3, startSqs, startZooKeeper } from '@shylock/test-servers';
 
 // The public packages as a user gets them: `pnpm pack` in the workspace, then `npm install` of
 // the tarballs in a directory outside it, with only node and npm on PATH (no compiler, no pnpm,
 // install scripts off), so the FUSE binding must come prebuilt inside the tarball.
 const here = dirname(fileURLToPath(import.meta.url));
 const workspace = join(here, '..', '..', '..');
-const PUBLIC = ['core', 'qos', 'fuse', 'memory', 'local', 'etcd', 'redis', 'objects', 's3', 'gcs', 'kafka', 'sqs', 'cli'];
+const PUBLIC = ['core', 'qos', 'fuse', 'memory', 'local', 'etcd', 'redis', 'objects', 's3', 'gcs', 'kafka', 'sqs', 'zookeeper', 'cli'];
 
 let app = '';
 let tools = '';
@@ -143,6 +143,18 @@ describe('the packed packages installed with plain npm', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
       await sqs.stop();
+    }
+  });
+
+  it('@shylock/zookeeper mounts a ZooKeeper server; a file written is read back', async () => {
+    const zk = await startZooKeeper();
+    const dir = mkdtempSync(join(tmpdir(), 'shylock-npm-mnt-'));
+    try {
+      const out = JSON.parse(run(process.execPath, ['mount-zookeeper.mjs', zk.endpoint, dir]));
+      expect(out).toEqual({ read: 'hello from zookeeper\n', entries: ['greeting'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await zk.stop();
     }
   });
 
