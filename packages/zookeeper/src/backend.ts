@@ -34,6 +34,9 @@ export const CREATE_MODES: Readonly<Record<string, number>> = Object.freeze({
 });
 /** Data kept with a watched znode's stat, at most this big each (larger data is fetched per open). */
 const CACHE_DATA_MAX = 64 * 1024;
+/** A directory is read ahead (see readAhead) only if it has at most this many children. */
+const READ_AHEAD_MAX = 4096;
+const READ_AHEAD_IN_FLIGHT = 32;
 const EPHEMERAL_MODES = new Set([zookeeper.CreateMode.EPHEMERAL, zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL]);
 const SEQUENTIAL_MODES = new Set([zookeeper.CreateMode.PERSISTENT_SEQUENTIAL, zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL]);
 
@@ -119,6 +122,8 @@ export function zookeeperBackend(options: ZooKeeperBackendOptions = {}): Backend
     dataWatched.clear();
     children.clear();
     childWatched.clear();
+    readAheadDone.clear();
+    lastMiss = '';
     emit(null);
   };
   const onEvent = (event: Event) => {
@@ -126,6 +131,7 @@ export function zookeeperBackend(options: ZooKeeperBackendOptions = {}): Backend
     if (event.getType() === zookeeper.Event.NODE_CHILDREN_CHANGED) {
       children.delete(zk);
       childWatched.delete(zk);
+      readAheadDone.delete(zk);
     } else {
       nodes.delete(zk);
       dataWatched.delete(zk);
@@ -215,10 +221,14 @@ export function zookeeperBackend(options: ZooKeeperBackendOptions = {}): Backend
       }
     });
 
+  /** Requests for znodes under way: a second ask for one joins the first. */
+  const inflight = new Map<string, Promise<Node | undefined>>();
+  /** The directory of the last znode fetched uncached, and the directories read ahead. */
+  let lastMiss = '';
+  const readAheadDone = new Set<string>();
+
   /** The znode, fetched with its data (watched, and kept while the watch is set); undefined if none. */
-  const fetch = async (op: string, path: string, at: string): Promise<Node | undefined> => {
-    const hit = nodes.get(at);
-    if (hit) return hit;
+  const fetchNow = async (op: string, path: string, at: string): Promise<Node | undefined> => {
     const watch = !dataWatched.has(at);
     try {
       const [data, stat] = await call<[Buffer | undefined, ZkStat]>(op, path, (c, done) =>
@@ -232,6 +242,53 @@ export function zookeeperBackend(options: ZooKeeperBackendOptions = {}): Backend
       if ((e as ShylockError).code === 'ENOENT') return undefined;
       throw e;
     }
+  };
+  /**
+   * The znode, from the cache, from a request already under way, or fetched now. A second
+   * uncached znode in a row from one directory reads that directory ahead (`ahead`).
+   */
+  const fetch = (op: string, path: string, at: string, ahead = true): Promise<Node | undefined> => {
+    const hit = nodes.get(at);
+    if (hit) return Promise.resolve(hit);
+    const pending = inflight.get(at);
+    // A failed request made for someone else is made again, so that the error names this call.
+    if (pending) return pending.catch(() => fetchNow(op, path, at));
+    if (ahead) readAhead(at);
+    const request = fetchNow(op, path, at).finally(() => inflight.delete(at));
+    inflight.set(at, request);
+    return request;
+  };
+  /**
+   * A program reading znodes of one directory one by one (by name, without listing it) waits a
+   * round trip for each. After the second uncached znode in a row from one directory, the rest
+   * of it (up to READ_AHEAD_MAX children) is fetched in the background, READ_AHEAD_IN_FLIGHT
+   * requests at a time, in name order from the one asked for: the reads after it find their
+   * znodes cached (and watched, so they stay fresh).
+   */
+  const readAhead = (at: string) => {
+    const dir = parentOf(at);
+    if (dir !== lastMiss) {
+      lastMiss = dir;
+      return;
+    }
+    if (readAheadDone.has(dir)) return;
+    readAheadDone.add(dir);
+    void (async () => {
+      const names = await childrenOf('read-ahead', dir, dir);
+      if (names.length > READ_AHEAD_MAX) return;
+      const sorted = [...names].sort();
+      const from = sorted.findIndex((name) => join(dir, name) > at);
+      const order = from < 0 ? sorted : [...sorted.slice(from), ...sorted.slice(0, from)];
+      const todo = order.map((name) => join(dir, name));
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(READ_AHEAD_IN_FLIGHT, todo.length) }, async () => {
+          while (next < todo.length && !closed && connected) await fetch('read-ahead', dir, todo[next++]!, false);
+        }),
+      );
+    })().catch(() => {
+      // Only a guess: the reads that need these znodes fetch them and report what goes wrong.
+    });
   };
   const childrenOf = async (op: string, path: string, at: string): Promise<string[]> => {
     const hit = children.get(at);
@@ -353,7 +410,7 @@ export function zookeeperBackend(options: ZooKeeperBackendOptions = {}): Backend
         // One getData per child, all in flight at once: their types, sizes and times.
         const entries = await Promise.all(
           names.map(async (name): Promise<DirEntry | undefined> => {
-            const node = await fetch('list', path, join(p.zk, name));
+            const node = await fetch('list', path, join(p.zk, name), false);
             if (!node) return undefined; // deleted meanwhile
             const stat = statOf(node, false);
             return { name, type: stat.type, stat };
@@ -486,7 +543,7 @@ export function zookeeperBackend(options: ZooKeeperBackendOptions = {}): Backend
             level = below.flat();
             tree.push(...level);
           }
-          const all = await Promise.all(tree.map(async (at) => ({ at, node: await fetch('rename', from, at) })));
+          const all = await Promise.all(tree.map(async (at) => ({ at, node: await fetch('rename', from, at, false) })));
           let size = 0;
           for (const { at, node } of all) size += 2 * at.length + (node?.data?.length ?? 0) + 64;
           if (size > ZK_MAX_DATA) {

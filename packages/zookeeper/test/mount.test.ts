@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import zookeeper, { type Client } from 'node-zookeeper-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +69,22 @@ describe.skipIf(!zk)(`ZooKeeper mounted and used from the shell${skip ? ` (skipp
     call<string>((cb) => (data === undefined ? client.create(path, cb) : client.create(path, Buffer.from(data), cb)));
   const exists = (path: string) => call<zookeeper.Stat | null>((cb) => client.exists(path, cb));
 
+  /** Requests the server has received so far (its `srvr` four-letter word), less the `srvr` asks. */
+  let asked = 0;
+  const received = () =>
+    new Promise<number>((resolve, reject) => {
+      asked++;
+      const [host, port] = zk!.endpoint.split(':');
+      const socket = connect(Number(port), host!, () => socket.end('srvr'));
+      let text = '';
+      socket.on('data', (d) => (text += d));
+      socket.on('error', reject);
+      socket.on('close', () => {
+        const m = /Received: (\d+)/.exec(text);
+        m ? resolve(Number(m[1]) - asked) : reject(new Error(`srvr answered: ${text}`));
+      });
+    });
+
   beforeAll(async () => {
     client = zookeeper.createClient(zk!.endpoint);
     client.connect();
@@ -123,6 +140,32 @@ describe.skipIf(!zk)(`ZooKeeper mounted and used from the shell${skip ? ` (skipp
       await sleep(100);
     }
     expect(seen).toBe('two\nv\nw\n');
+  });
+
+  it('reading the znodes of a directory by name reads the rest ahead; what was read ahead stays fresh (watched)', async () => {
+    const top = unique('ahead');
+    await create(`/${top}`);
+    await Promise.all(Array.from({ length: 40 }, (_, i) => create(`/${top}/k${String(i).padStart(2, '0')}`, `v${i}`)));
+    const before = await received();
+    expect((await sh(`cat ${mnt}/${top}/k00 ${mnt}/${top}/k01`)).stdout).toBe('v0v1');
+    // The read-ahead runs in the background: wait until the server's request count settles.
+    let now = await received();
+    for (let last = -1, i = 0; now - last > 1 && i < 40; i++) {
+      await sleep(100);
+      last = now;
+      now = await received();
+    }
+    // Two reads by name are a handful of requests (3 measured); with the 38 others read ahead, 40 or more.
+    expect(now - before).toBeGreaterThanOrEqual(30);
+    await setData(`/${top}/k30`, 'changed');
+    const t0 = performance.now();
+    let seen = '';
+    while (performance.now() - t0 < 2000) {
+      seen = (await sh(`cat ${mnt}/${top}/k30`)).stdout;
+      if (seen === 'changed') break;
+      await sleep(100);
+    }
+    expect(seen).toBe('changed');
   });
 
   it('a write over a change another client made since the open fails at close with EIO; nothing is overwritten', async () => {
