@@ -11,7 +11,23 @@ import { startGcs, startKafka, startRedis, startS3, startSqs, startZooKeeper } f
 // install scripts off), so the FUSE binding must come prebuilt inside the tarball.
 const here = dirname(fileURLToPath(import.meta.url));
 const workspace = join(here, '..', '..', '..');
-const PUBLIC = ['core', 'qos', 'fuse', 'memory', 'local', 'etcd', 'redis', 'objects', 's3', 'gcs', 'kafka', 'sqs', 'zookeeper', 'cli'];
+const PUBLIC = [
+  'core',
+  'qos',
+  'fuse',
+  'memory',
+  'local',
+  'etcd',
+  'redis',
+  'objects',
+  's3',
+  'gcs',
+  'kafka',
+  'sqs',
+  'zookeeper',
+  'docker',
+  'cli',
+];
 
 let app = '';
 let tools = '';
@@ -155,6 +171,16 @@ describe('the packed packages installed with plain npm', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
       await zk.stop();
+    }
+  });
+
+  it('@shylock/docker serves a volume: created, mounted by the packed shylock command, written and read, removed', () => {
+    const root = mkdtempSync(join(tmpdir(), 'shylock-npm-docker-'));
+    try {
+      const out = JSON.parse(run(process.execPath, ['docker-plugin.mjs', root]));
+      expect(out).toEqual({ created: {}, read: 'hello from a volume\n', mounted: false, removed: {} });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 

@@ -25,9 +25,10 @@ import { ZOOKEEPER_OPTIONS, zookeeperBackend } from '@shylock/zookeeper';
 import { localBackend } from '@shylock/local';
 import { MEMORY_OPTIONS, memoryBackend } from '@shylock/memory';
 import { createPolicy, createQosServer, loadQosFile, parseRedisUrl, type Policy, type QosServer } from '@shylock/qos';
+import { runDocker } from './docker.js';
 
 /** A mistake in how the command was called: one line on stderr, exit code 2. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 /** Mount options a backend wants (remote stores: kernel and listing caches). */
 type MountSettings = Pick<MountOptions, 'attrTimeout' | 'listingCacheMs'>;
@@ -125,6 +126,7 @@ interface Flags {
   'allow-other'?: boolean;
   'no-native-io'?: boolean;
   verbose?: boolean;
+  check?: boolean;
   help?: boolean;
   version?: boolean;
   [backendFlag: string]: string | boolean | undefined;
@@ -324,6 +326,7 @@ const COMMON_OPTIONS = {
   'allow-other': { type: 'boolean' },
   'no-native-io': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
+  check: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } satisfies ParseArgsConfig['options'];
@@ -355,6 +358,7 @@ const COMMON_HELP = `Options:
   --allow-other        let other users use the mount (FUSE allow_other)
   --no-native-io       answer every read, write and stat in JavaScript, not on the FUSE threads
   -v, --verbose        log every failed file operation
+  --check              check the arguments, options and QoS file, then exit 0 without mounting
   -h, --help           show this help
   -V, --version        show the version
 
@@ -372,6 +376,8 @@ Usage: shylock <backend> [source] <mountpoint> [options]
 
 Backends:
 ${list}
+
+  shylock docker       serve every backend as Docker volumes (see shylock docker --help)
 
 ${COMMON_HELP}
 
@@ -432,6 +438,7 @@ const defaultIo: Io = {
  * (Ctrl-C, SIGTERM), 2 for usage errors, 1 for failures.
  */
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, io: Io = defaultIo): Promise<number> {
+  if (argv[0] === 'docker') return runDocker(argv.slice(1), env, io);
   let flags: Flags;
   let positionals: string[];
   try {
@@ -547,6 +554,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       // A bad option (EINVAL from the backend's factory) is a usage error.
       if (isShylockError(e) && e.code === 'EINVAL') throw new UsageError(e.message);
       throw e;
+    }
+    if (flags.check) {
+      await backend.close().catch(() => undefined);
+      await policy.close().catch(() => undefined);
+      io.log(`${name} at ${mountpoint}: the arguments are fine (--check: nothing mounted)`);
+      return 0;
     }
     await spec.probe?.(backend);
     try {

@@ -85,6 +85,27 @@ describe('shylock', () => {
       expect(r.output).toMatch(/^shylock: /);
     }
   });
+  it('--check checks everything and mounts nothing; shylock docker has its help and its usage errors', async () => {
+    const mnt = await tempDir('mnt');
+    const ok = await runCli(['memory', mnt, '--check']);
+    expect(ok).toEqual({ code: 0, output: `shylock: memory at ${mnt}: the arguments are fine (--check: nothing mounted)\n` });
+    expect(await isMounted(mnt)).toBe(false);
+    const bad = await runCli(['memory', mnt, '--check', '--qos', '/nonexistent/rules.csv']);
+    expect(bad.code).toBe(2);
+    const help = await runCli(['docker', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.output).toMatch(/Usage: shylock docker \[--socket PATH \| --spec FILE\] \[--root DIR\]/);
+    expect((await runCli(['--help'])).output).toMatch(/shylock docker +serve every backend as Docker volumes/);
+    for (const [args, message] of [
+      [['docker', '--bogus'], 'unknown option --bogus (see shylock docker --help)'],
+      [['docker', 'extra'], 'shylock docker takes no arguments, got "extra" (see shylock docker --help)'],
+      [['docker', '--socket', '/tmp/x'], '--socket /tmp/x: Docker finds a plugin by a socket named <driver>.sock (or give --spec)'],
+      [['docker', '--spec', '/tmp/x.json'], '--spec /tmp/x.json: Docker finds a plugin by a file named <driver>.spec'],
+    ] as const) {
+      const r = await runCli([...args]);
+      expect(r, args.join(' ')).toEqual({ code: 2, output: `shylock: ${message}\n` });
+    }
+  });
   it('a --qos-shared or QOS_SHARED that is not a Redis address exits 2 saying what to write', async () => {
     const mnt = await tempDir('mnt');
     const flag = await runCli(['memory', mnt, '--qos-shared', 'http://cache:6379']);
