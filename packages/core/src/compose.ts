@@ -10,6 +10,7 @@ const OWN_DIRECTORY: Record<Exclude<ComposeAnswer, 'EMPTY'>, string> = {
   EISDIR: 'is a directory',
   EBUSY: 'a backend is mounted there',
   EPERM: 'this directory only holds mounts',
+  ENODATA: 'no such attribute: this directory only holds mounts',
 };
 
 /** Options of {@link compose}. */

@@ -4,7 +4,7 @@ import type { Backend, Capabilities } from './types.js';
 export type BackendMethod = Exclude<keyof Backend, 'name' | 'capabilities' | 'nativeRoot'>;
 
 /** What compose answers when a method is called on one of its own directories. */
-export type ComposeAnswer = 'EEXIST' | 'EISDIR' | 'EBUSY' | 'EPERM' | 'EMPTY';
+export type ComposeAnswer = 'EEXIST' | 'EISDIR' | 'EBUSY' | 'EPERM' | 'ENODATA' | 'EMPTY';
 
 /** One row of {@link BACKEND_METHODS}: what every part of shylock needs to know of a method. */
 export interface MethodRow {
@@ -53,10 +53,10 @@ export const BACKEND_METHODS = {
   mknod: { paths: [0], subject: 0, mutates: true, capability: 'specialFiles', atMount: 'EEXIST', atVirtual: 'EEXIST' },
   link: { paths: [0, 1], subject: 1, mutates: true, capability: 'hardLinks', atMount: 'EPERM', atVirtual: 'EPERM' },
   copy: { paths: [0, 1], subject: 1, mutates: true, capability: 'copy', atMount: 'EPERM', atVirtual: 'EPERM' },
-  getxattr: { paths: [0], subject: 0, mutates: false, capability: 'xattrs', xattr: true, atVirtual: 'EPERM' },
+  getxattr: { paths: [0], subject: 0, mutates: false, capability: 'xattrs', xattr: true, atVirtual: 'ENODATA' },
   setxattr: { paths: [0], subject: 0, mutates: true, capability: 'xattrs', xattr: true, atVirtual: 'EPERM' },
   listxattr: { paths: [0], subject: 0, mutates: false, capability: 'xattrs', xattr: true, atVirtual: 'EMPTY' },
-  removexattr: { paths: [0], subject: 0, mutates: true, capability: 'xattrs', xattr: true, atVirtual: 'EPERM' },
+  removexattr: { paths: [0], subject: 0, mutates: true, capability: 'xattrs', xattr: true, atVirtual: 'ENODATA' },
   statfs: { paths: [], mutates: false },
   watch: { paths: [], mutates: false },
   close: { paths: [], mutates: false },
