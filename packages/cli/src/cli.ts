@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
+  compose,
   isShylockError,
   isUnder,
   normalizePath,
@@ -49,8 +50,8 @@ interface BackendSpec {
   make(sources: string[], options: Record<string, unknown>, env: NodeJS.ProcessEnv, mountpoint: string): Backend;
   /** How many positionals before the mountpoint: [min, max]. */
   arity: [number, number];
-  /** Mount options this backend wants, fixed or from its options. */
-  mount?: MountSettings | ((options: Record<string, unknown>) => MountSettings);
+  /** Mount options this backend wants, fixed or from its options (and the backend made). */
+  mount?: MountSettings | ((options: Record<string, unknown>, backend: Backend) => MountSettings);
   /** One request that must succeed before mounting: an unreachable server fails the start. */
   probe?(backend: Backend): Promise<unknown>;
 }
@@ -317,6 +318,115 @@ Examples:
   },
 };
 
+/** A member of a `shylock compose` tree: the backend made, and how it was declared. */
+interface Member {
+  path: string;
+  backend: Backend;
+  spec: BackendSpec;
+  options: Record<string, unknown>;
+}
+const composed = new WeakMap<Backend, Member[]>();
+
+/**
+ * Reads a tree file: `{ "/config": { "backend": "etcd", "prefix": "/apps" }, … }`, each value a
+ * backend by name, its `source` (the argument before the mountpoint, where it takes one), and
+ * its flags by name (`"host": "cache:6379"`, `"allow-delete": true`).
+ */
+function composeTree(file: string, env: NodeJS.ProcessEnv, mountpoint: string): Backend {
+  let tree: unknown;
+  try {
+    tree = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `${file}: ${code === 'ENOENT' ? 'no such file' : code ? (e as Error).message : `not JSON (${(e as Error).message})`}`,
+    );
+  }
+  if (typeof tree !== 'object' || tree === null || Array.isArray(tree) || Object.keys(tree).length === 0) {
+    throw new UsageError(`${file}: write an object of mount paths, e.g. {"/cache": {"backend": "redis", "host": "cache:6379"}}`);
+  }
+  const members: Member[] = [];
+  for (const [path, entry] of Object.entries(tree as Record<string, unknown>)) {
+    const where = `${file}: ${path}`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+      throw new UsageError(`${where}: write an object with "backend"`);
+    const { backend: name, source, ...rest } = entry as Record<string, unknown>;
+    const spec = typeof name === 'string' && name !== 'compose' ? BACKENDS[name] : undefined;
+    if (!spec) {
+      throw new UsageError(
+        `${where}: "backend" must be one of ${Object.keys(BACKENDS)
+          .filter((b) => b !== 'compose')
+          .join(', ')}`,
+      );
+    }
+    const sources = source === undefined ? [] : [String(source)];
+    if (sources.length < spec.arity[0] || sources.length > spec.arity[1]) {
+      throw new UsageError(
+        spec.arity[1] === 0 ? `${where}: ${name} takes no "source"` : `${where}: ${name} needs "source": ${spec.sources}`,
+      );
+    }
+    const flags: Record<string, string | boolean> = {};
+    for (const [key, value] of Object.entries(rest)) {
+      const decl = spec.options.find((d) => d.flag === key);
+      if (!decl) throw new UsageError(`${where}: ${name} has no option "${key}" (see shylock ${name} --help)`);
+      if (decl.type === 'boolean' ? typeof value !== 'boolean' : typeof value !== 'string' && typeof value !== 'number') {
+        throw new UsageError(`${where}: "${key}" must be ${decl.type === 'boolean' ? 'true or false' : 'a string or a number'}`);
+      }
+      flags[key] = decl.type === 'boolean' ? (value as boolean) : String(value);
+    }
+    try {
+      const options = optionsFrom(spec.options, {}, flags, env);
+      members.push({ path, backend: spec.make(sources, options, env, mountpoint), spec, options });
+    } catch (e) {
+      for (const m of members) void m.backend.close().catch(() => undefined);
+      if (e instanceof UsageError || (isShylockError(e) && e.code === 'EINVAL')) throw new UsageError(`${where}: ${(e as Error).message}`);
+      throw e;
+    }
+  }
+  let backend: Backend;
+  try {
+    backend = compose(Object.fromEntries(members.map((m) => [m.path, m.backend])));
+  } catch (e) {
+    for (const m of members) void m.backend.close().catch(() => undefined);
+    throw new UsageError(`${file}: ${(e as Error).message}`);
+  }
+  composed.set(backend, members);
+  return backend;
+}
+
+BACKENDS.compose = {
+  summary: 'many backends under one tree, from a JSON file',
+  sources: '<tree.json>',
+  arity: [1, 1],
+  options: [],
+  help: `  <tree.json>          the tree: each mount path and its backend, with the backend's flags
+                       by name and "source" for the argument before the mountpoint:
+                       {"/config": {"backend": "etcd", "endpoints": "http://10.0.0.5:2379"},
+                        "/cache":  {"backend": "redis", "host": "cache:6379"},
+                        "/photos": {"backend": "s3", "source": "photos/2026"},
+                        "/scratch": {"backend": "memory"}}
+
+  Each path lists at the root (nested paths make read-only directories between); a rename from
+  one backend to another answers EXDEV (mv copies). Every remote member must answer at start.
+
+Examples:
+  shylock compose tree.json /mnt/dc --qos rules.csv --api-port 8080`,
+  make: (sources, _options, env, mountpoint) => composeTree(resolve(sources[0]!), env, mountpoint),
+  // The kernel keeps attributes as long as the most cautious member asks; listings as briefly.
+  mount: (_options, backend) => {
+    const settings = (composed.get(backend) ?? []).map((m) =>
+      typeof m.spec.mount === 'function' ? m.spec.mount(m.options, m.backend) : (m.spec.mount ?? {}),
+    );
+    const attr = settings.map((s) => s.attrTimeout ?? 0);
+    const listing = settings.flatMap((s) => (s.listingCacheMs === undefined ? [] : [s.listingCacheMs]));
+    return {
+      attrTimeout: Math.min(...attr, 1),
+      ...(listing.length > 0 ? { listingCacheMs: Math.min(...listing) } : {}),
+    };
+  },
+  probe: (backend) => Promise.all((composed.get(backend) ?? []).map((m) => m.spec.probe?.(m.backend))),
+};
+
 const COMMON_OPTIONS = {
   qos: { type: 'string' },
   'qos-shared': { type: 'string' },
@@ -564,7 +674,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     await spec.probe?.(backend);
     try {
       mounted = await mount(backend, mountpoint, {
-        ...(typeof spec.mount === 'function' ? spec.mount(backendOptions) : spec.mount),
+        ...(typeof spec.mount === 'function' ? spec.mount(backendOptions, backend) : spec.mount),
         qos: policy,
         readOnly,
         allowOther: flags['allow-other'] ?? false,

@@ -334,6 +334,53 @@ describe('shylock', () => {
     expect(code).toBe(0);
     expect(r.stderr()).toMatch(/was unmounted from outside: exiting/);
   });
+  it('compose mounts a tree of backends from a JSON file; mv between two of them copies; a bad tree exits 2 naming the entry', async () => {
+    const src = await tempDir('src');
+    await writeFile(join(src, 'hello.txt'), 'hi\n');
+    const mnt = await tempDir('mnt');
+    const conf = await tempDir('conf');
+    const tree = join(conf, 'tree.json');
+    await writeFile(tree, JSON.stringify({ '/files': { backend: 'local', source: src }, '/dc1/scratch': { backend: 'memory' } }));
+    const r = await start(['compose', tree, mnt]);
+    try {
+      const { execFile } = await import('node:child_process');
+      const sh = (cmd: string) =>
+        new Promise<{ code: number; out: string }>((resolve) =>
+          execFile('bash', ['-c', cmd], (e, stdout, stderr) => resolve({ code: e ? 1 : 0, out: stdout + stderr })),
+        );
+      expect(await sh(`ls -la ${mnt} >/dev/null && ls ${mnt} ${mnt}/dc1`)).toEqual({
+        code: 0,
+        out: `${mnt}:\ndc1\nfiles\n\n${mnt}/dc1:\nscratch\n`,
+      });
+      expect((await sh(`cat ${mnt}/files/hello.txt`)).out).toBe('hi\n');
+      expect(await sh(`echo made > ${mnt}/dc1/scratch/m.txt && mv ${mnt}/dc1/scratch/m.txt ${mnt}/files/ && cat ${src}/m.txt`)).toEqual({
+        code: 0,
+        out: 'made\n',
+      });
+      expect((await sh(`ls ${mnt}/dc1/scratch`)).out).toBe('');
+    } finally {
+      r.child.kill('SIGTERM');
+      expect(await r.exited).toBe(0);
+    }
+    for (const [text, message] of [
+      ['{"/a": {"backend": "redis", "hots": "x"}}', `${tree}: /a: redis has no option "hots" (see shylock redis --help)`],
+      ['{"/a": {"backend": "s3"}}', `${tree}: /a: s3 needs "source": <bucket[/prefix]>`],
+      [
+        '{"/a": {"backend": "compose"}}',
+        `${tree}: /a: "backend" must be one of memory, local, etcd, redis, kafka, sqs, zookeeper, s3, gcs`,
+      ],
+      ['{"/a": {"backend": "memory", "streams": true}}', `${tree}: /a: "streams" must be a string or a number`],
+      ['[]', `${tree}: write an object of mount paths, e.g. {"/cache": {"backend": "redis", "host": "cache:6379"}}`],
+      ['{"/a": ', expect.stringMatching(new RegExp(`^${tree}: not JSON \\(`))],
+    ] as const) {
+      await writeFile(tree, text);
+      const bad = await runCli(['compose', tree, mnt]);
+      expect(bad.code, text).toBe(2);
+      expect(bad.output.trim().split('\n'), bad.output).toHaveLength(1);
+      expect(bad.output.trim().replace(/^shylock: /, ''), text).toEqual(message);
+    }
+  });
+
   it('local serves $PATHQOS_DIR, and --read-only refuses writes', async () => {
     const src = await tempDir('src');
     await writeFile(join(src, 'hello.txt'), 'hi\n');

@@ -139,6 +139,27 @@ describe('the volume plugin, endpoint by endpoint', () => {
     }
   });
 
+  it('a compose volume: many backends under one volume, from a tree file', async () => {
+    const source = await mkdtemp(join(tmpdir(), 'shylock-docker-src-'));
+    try {
+      await writeFile(join(source, 'data.txt'), 'on disk\n');
+      const tree = join(source, 'tree.json');
+      await writeFile(tree, JSON.stringify({ '/disk': { backend: 'local', source }, '/scratch': { backend: 'memory' } }));
+      expect((await call('/VolumeDriver.Create', { Name: 'tree', Opts: { backend: 'compose', source: tree } })).body).toEqual({});
+      const { Mountpoint } = (await call('/VolumeDriver.Mount', { Name: 'tree', ID: 'x' })).body as { Mountpoint: string };
+      expect((await run('ls', [Mountpoint])).stdout).toBe('disk\nscratch\n');
+      expect(await readFile(join(Mountpoint, 'disk', 'data.txt'), 'utf8')).toBe('on disk\n');
+      await call('/VolumeDriver.Unmount', { Name: 'tree', ID: 'x' });
+      await call('/VolumeDriver.Remove', { Name: 'tree' });
+      await writeFile(tree, '{"/x": {"backend": "memory", "bogus": "1"}}');
+      expect((await call('/VolumeDriver.Create', { Name: 'tree', Opts: { backend: 'compose', source: tree } })).body).toEqual({
+        Err: `${tree}: /x: memory has no option "bogus" (see shylock memory --help)`,
+      });
+    } finally {
+      await rm(source, { recursive: true, force: true });
+    }
+  });
+
   it('a mount process that dies is mounted again at the next use', async () => {
     await call('/VolumeDriver.Create', { Name: 'fragile', Opts: { backend: 'memory' } });
     const mountpoint = ((await call('/VolumeDriver.Mount', { Name: 'fragile', ID: 'x' })).body as { Mountpoint: string }).Mountpoint;
