@@ -4,6 +4,7 @@ import { Storage, type StorageOptions } from '@google-cloud/storage';
 import { ShylockError, type OpOptions } from '@shylock/core';
 import {
   readRange,
+  resumableUploads,
   type ListOptions,
   type ListPage,
   type ObjectInfo,
@@ -43,20 +44,6 @@ export const GCS_LIMITS: StoreLimits = Object.freeze({
   maxObjectSize: 5 * 2 ** 40,
   partMultiple: 256 * KiB,
 });
-
-/** One resumable upload session: its URI and how far it has got. */
-interface Session {
-  key: string;
-  uri: string;
-  /** Bytes the server holds. */
-  stored: number;
-  /** Where each part ends, once sent (or held). */
-  ends: Map<number, number>;
-  /** A last part shorter than a chunk can be: sent with the total when the upload completes. */
-  held?: { number: number; body: Buffer };
-  /** Parts go one after the other. */
-  queue: Promise<unknown>;
-}
 
 /** The JSON API's error body. */
 interface ErrorBody {
@@ -106,7 +93,6 @@ export function gcsStore(options: GcsStoreOptions): ObjectStore & { readonly sto
   const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 64 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 64 }) };
   const b = storage.bucket(bucket);
   const objectPath = (key: string) => `/storage/v1/b/${encodeURIComponent(bucket)}/o/${encodeURIComponent(key)}`;
-  const sessions = new Map<string, Session>();
   let closed = false;
 
   const call = async <T>(op: string, key: string, work: () => Promise<T>): Promise<T> => {
@@ -190,49 +176,7 @@ export function gcsStore(options: GcsStoreOptions): ObjectStore & { readonly sto
     return res;
   };
 
-  /** Sends body as the bytes from `start` of a session, until the server holds them all. */
-  const sendChunk = async (s: Session, start: number, body: Uint8Array, total?: number) => {
-    const end = start + body.length;
-    for (let attempt = 0; ; attempt++) {
-      const from = Math.max(start, s.stored);
-      const bytes = body.subarray(from - start);
-      const range = bytes.length > 0 ? `bytes ${from}-${end - 1}/${total ?? '*'}` : `bytes */${total ?? '*'}`;
-      const res = await send('PUT', s.uri, { 'Content-Range': range }, bytes);
-      if (res.statusCode === 200 || res.statusCode === 201) {
-        s.stored = end;
-        return JSON.parse(await text(res)) as ObjectResource;
-      }
-      if (res.statusCode === 308) {
-        res.resume();
-        // What the server holds: `Range: bytes=0-N` (none when it holds nothing).
-        const held = /bytes=0-(\d+)/.exec(res.headers.range ?? '');
-        s.stored = held ? Number(held[1]) + 1 : 0;
-        if (s.stored >= end && total === undefined) return undefined;
-        if (attempt < 3) continue;
-        throw new ShylockError('EIO', `upload ${s.key}: ${where} kept ${s.stored} of the ${end} bytes sent; the upload stops here`);
-      }
-      if (res.statusCode === 404 || res.statusCode === 410) {
-        res.resume();
-        throw new ShylockError(
-          'EIO',
-          `upload ${s.key}: the upload session is gone from ${where} (the server restarted, or the session expired)`,
-          { op: 'upload', backend: 'gcs' },
-        );
-      }
-      throw await failure(res);
-    }
-  };
-  const session = (key: string, id: string) => {
-    const s = sessions.get(id);
-    if (!s) throw new ShylockError('EIO', `upload ${key}: no upload ${id} in ${where}; it was completed or aborted`);
-    return s;
-  };
-  /** Runs `work` after everything queued on the session. */
-  const inOrder = <T>(s: Session, work: () => Promise<T>): Promise<T> => {
-    const p = s.queue.then(work);
-    s.queue = p.catch(() => {});
-    return p;
-  };
+  const uploads = resumableUploads({ store: 'gcs', where, multiple: GCS_LIMITS.partMultiple!, send, failure });
 
   return {
     name: 'gcs',
@@ -292,54 +236,15 @@ export function gcsStore(options: GcsStoreOptions): ObjectStore & { readonly sto
     startUpload: (key: string) =>
       call('upload', key, async () => {
         const [uri] = await b.file(key).createResumableUpload();
-        sessions.set(uri, { key, uri, stored: 0, ends: new Map(), queue: Promise.resolve() });
-        return uri;
+        return uploads.open(key, uri);
       }),
-    uploadPart: (key: string, id: string, n: number, body: Uint8Array) =>
-      call('upload', key, async () => {
-        const s = session(key, id);
-        return inOrder(s, async () => {
-          const start = n === 1 ? 0 : s.ends.get(n - 1);
-          if (start === undefined)
-            throw new ShylockError('EIO', `upload ${key}: part ${n - 1} was not stored, so part ${n} can't follow it`);
-          if (s.held && s.held.number < n) throw new ShylockError('EIO', `upload ${key}: only the last part may be short`);
-          s.ends.set(n, start + body.length);
-          for (const later of [...s.ends.keys()]) if (later > n) s.ends.delete(later);
-          if (body.length % GCS_LIMITS.partMultiple! !== 0) {
-            // Cloud Storage takes a short chunk only as the last, with the total size: kept till then.
-            s.held = { number: n, body: Buffer.from(body) };
-            return `held-${n}`;
-          }
-          if (s.held?.number === n) s.held = undefined;
-          await sendChunk(s, start, body);
-          return String(n);
-        });
-      }),
+    uploadPart: (key: string, id: string, n: number, body: Uint8Array) => call('upload', key, () => uploads.part(key, id, n, body)),
     completeUpload: (key: string, id: string, parts: UploadedPart[]) =>
       call('upload', key, async () => {
-        const s = session(key, id);
-        return inOrder(s, async () => {
-          const last = parts.at(-1)?.partNumber ?? 0;
-          const total = last === 0 ? 0 : s.ends.get(last);
-          if (total === undefined) throw new ShylockError('EIO', `upload ${key}: part ${last} was not stored`);
-          const held = s.held?.number === last ? s.held : undefined;
-          const out = held
-            ? await sendChunk(s, total - held.body.length, held.body, total)
-            : await sendChunk(s, total, new Uint8Array(0), total);
-          sessions.delete(id);
-          return out?.generation === undefined ? {} : { etag: String(out.generation) };
-        });
+        const out = (await uploads.complete(key, id, parts)) as ObjectResource | undefined;
+        return out?.generation === undefined ? {} : { etag: String(out.generation) };
       }),
-    abortUpload: (key: string, id: string) =>
-      call('abort', key, async () => {
-        sessions.delete(id);
-        const res = await send('DELETE', id, {});
-        res.resume();
-        // 499: cancelled; 404/410: already gone.
-        if (res.statusCode !== 499 && res.statusCode !== 404 && res.statusCode !== 410 && res.statusCode! >= 300) {
-          throw Object.assign(new Error(`HTTP ${res.statusCode}`), { code: res.statusCode });
-        }
-      }),
+    abortUpload: (key: string, id: string) => call('abort', key, () => uploads.abort(key, id)),
     copy: (from: string, to: string) =>
       call('copy', from, async () => {
         // A rewrite, repeated by the client until done: large objects copy in several calls.

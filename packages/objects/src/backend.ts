@@ -50,6 +50,7 @@ const WHOLE = 1 << 20;
 const BATCH = 16;
 
 const FILE_MODE = 0o644;
+const READ_ONLY_MODE = 0o444;
 /** st_blksize of files: 1 MiB, so cp and dd move them in 1 MiB pieces (a FUSE request each). */
 const BLKSIZE = 1 << 20;
 const DIR_MODE = 0o755;
@@ -96,10 +97,15 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
   const cache = new ListingCache(ttl);
   const started = Date.now();
   const dirStat = (mtimeMs = started): Stat => ({ type: 'directory', size: 0, mode: DIR_MODE, mtimeMs });
-  const fileKnown = (size: number, mtimeMs: number, etag?: string): Known => ({
-    stat: { type: 'file', size, mode: FILE_MODE, mtimeMs, blksize: BLKSIZE },
+  const fileKnown = (size: number, mtimeMs: number, etag?: string, readOnly?: boolean): Known => ({
+    stat: { type: 'file', size, mode: readOnly ? READ_ONLY_MODE : FILE_MODE, mtimeMs, blksize: BLKSIZE },
     ...(etag === undefined ? {} : { etag }),
   });
+  const refuseReadOnly = (op: string, path: string, k: Known | null) => {
+    if (k?.stat.type === 'file' && k.stat.mode === READ_ONLY_MODE) {
+      throw new ShylockError('EROFS', `${op} ${path}: read-only in ${store.where} (an export: change it where it was made)`);
+    }
+  };
   const reader = { readAhead, chunk: 8 << 20, whole: WHOLE };
   /** Files open for writing, by path: their size so far answers stat and listings. */
   const writing = new Map<string, Set<ObjectWriter>>();
@@ -118,7 +124,9 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
     const [head, below] = await Promise.all([store.head(key(path)), store.list(dirKey(path), { limit: 1 })]);
     // A key and a directory of the same name: the directory wins (as in listings).
     const found =
-      below.objects.length > 0 || below.prefixes.length > 0 ? { stat: dirStat() } : head && fileKnown(head.size, head.mtimeMs, head.etag);
+      below.objects.length > 0 || below.prefixes.length > 0
+        ? { stat: dirStat() }
+        : head && fileKnown(head.size, head.mtimeMs, head.etag, head.readOnly);
     // A name found by asking joins its parent's fresh listing, so its next lookup is free.
     if (found) cache.put(path, found);
     return found;
@@ -172,7 +180,7 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
       if (page.objects.length > 0 || page.prefixes.length > 0) exists = true;
       for (const o of page.objects) {
         const name = o.key.slice(under.length);
-        if (validName(name) && !entries.has(name)) entries.set(name, fileKnown(o.size, o.mtimeMs, o.etag));
+        if (validName(name) && !entries.has(name)) entries.set(name, fileKnown(o.size, o.mtimeMs, o.etag, o.readOnly));
       }
       for (const p of page.prefixes) {
         const name = p.slice(under.length, -1);
@@ -262,6 +270,7 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
       const known = await find(path);
       if (known?.stat.type === 'directory') throw new ShylockError('EISDIR', `open ${path}: is a directory`);
       if (flags.write || flags.truncate) {
+        refuseReadOnly('open', path, known);
         if (!known) {
           if (!flags.create) throw enoent('open', path);
           await parentDir('open', path);
@@ -337,8 +346,21 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
       const dst = await find(to);
       if (src.stat.type === 'file') {
         if (dst?.stat.type === 'directory') throw new ShylockError('EISDIR', `rename ${from}: ${to} is a directory`);
-        await store.copy(key(from), key(to), src.stat.size);
-        await store.delete([key(from)]);
+        if (store.move) await store.move(key(from), key(to), false);
+        else {
+          await store.copy(key(from), key(to), src.stat.size);
+          await store.delete([key(from)]);
+        }
+      } else if (store.move) {
+        if (dst?.stat.type === 'file') throw new ShylockError('ENOTDIR', `rename ${from}: ${to} is not a directory`);
+        if (dst) {
+          const page = await store.list(dirKey(to), { limit: 2 });
+          if (page.objects.some((o) => o.key !== dirKey(to)) || page.prefixes.length > 0) {
+            throw new ShylockError('ENOTEMPTY', `rename ${from}: ${to} is not empty`);
+          }
+        }
+        await store.move(dirKey(from), dirKey(to), true);
+        cache.clear(); // every path under both moved
       } else {
         if (dst?.stat.type === 'file') throw new ShylockError('ENOTDIR', `rename ${from}: ${to} is not a directory`);
         if (dst) {
@@ -365,6 +387,7 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
     async truncate(path, size) {
       const k = await need('truncate', path);
       if (k.stat.type === 'directory') throw new ShylockError('EISDIR', `truncate ${path}: is a directory`);
+      refuseReadOnly('truncate', path, k);
       const h = openWriter(path, { read: false, write: true, create: false, exclusive: false, truncate: false, append: false }, k);
       try {
         await h.truncate!(size);

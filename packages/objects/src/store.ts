@@ -17,6 +17,8 @@ export interface ObjectInfo {
   mtimeMs: number;
   /** The version tag reads are pinned to (S3 ETag, GCS generation); absent where unknown. */
   etag?: string;
+  /** Readable only (Drive's Docs, read as exports): writes answer EROFS. */
+  readOnly?: boolean;
 }
 
 /** Options of {@link ObjectStore.list}. */
@@ -103,6 +105,12 @@ export interface ObjectStore {
   abortUpload(key: string, uploadId: string): Promise<void>;
   /** Copies an object inside the store (its bytes never leave it); ENOENT when `from` is missing. */
   copy(from: string, to: string, size: number): Promise<void>;
+  /**
+   * Moves an object, or with `directory` everything under the prefix `from` to `to` (both end in
+   * `/` then), as one metadata change (Drive). Optional: without it, a rename copies and deletes.
+   * Whatever is at `to` is replaced (the caller checked a directory there is empty).
+   */
+  move?(from: string, to: string, directory: boolean): Promise<void>;
   /** Deletes keys; a missing key is no error. */
   delete(keys: string[]): Promise<void>;
   /** Releases connections. Idempotent. */
