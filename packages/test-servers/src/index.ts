@@ -16,6 +16,7 @@ export { daemonMount, dropCaches, format, Rounds, seconds } from './bench.js';
 export { type KilledDuringWrite, killDuringWrite } from './faults.js';
 export { gitTarRoundTrip, QOS_READ_RULES, qosReads, shell } from './scenarios.js';
 export { type DockerServer, startDocker } from './docker.js';
+export { DRIVE_DISCOVERY_VERSION, type DriveServer, driveDiscovery, startDrive } from './drive.js';
 export { FAKE_GCS_VERSION, goTool, type S3Server, startGcs, startS3, VERSITYGW_VERSION } from './go.js';
 
 const run = promisify(execFile);

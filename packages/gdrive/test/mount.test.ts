@@ -1,0 +1,232 @@
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { drive as makeDrive, type drive_v3 } from '@googleapis/drive';
+import { GoogleAuth, JWT } from 'google-auth-library';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mount, type Mount } from '@shylock/fuse';
+import { startDrive, startOrSkip } from '@shylock/test-servers';
+import { DRIVE_SCOPE, gdriveBackend } from '../src/index.js';
+
+// Through a real FUSE mount, against the Drive stand-in (no Drive emulator exists; see the
+// README): the shell on one side, @googleapis/drive directly on the other.
+const { server: srv, skip } = await startOrSkip(startDrive);
+afterAll(() => srv?.stop());
+
+const sh = (cmd: string, timeout = 120_000) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile('bash', ['-c', cmd], { maxBuffer: 64 << 20, timeout }, (e, stdout, stderr) =>
+      resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** What another client made shows within a refresh (500 ms here): waits up to 3 s for `path` to list. */
+const appears = async (path: string) => {
+  for (let i = 0; i < 30; i++) {
+    if ((await sh(`ls ${path}`)).code === 0) return;
+    await sleep(100);
+  }
+  throw new Error(`${path} did not appear within 3 s`);
+};
+let n = 0;
+const unique = (what: string) => `${what}-${process.pid}-${++n}`;
+
+describe.skipIf(!srv)(`Google Drive mounted and used from the shell${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let mnt: string;
+  let spoolDir: string;
+  let m: Mount;
+  let api: drive_v3.Drive;
+  const rootUrl = () => ({ rootUrl: `${srv!.endpoint}/` });
+  /** Finds a file by name in a folder with the client, trashed or not. */
+  const byName = async (name: string, parent = 'root', trashed = false) =>
+    (
+      await api.files.list(
+        { q: `name = '${name}' and '${parent}' in parents and trashed = ${trashed}`, fields: 'files(id,name,trashed,parents)' },
+        rootUrl(),
+      )
+    ).data.files ?? [];
+  const folder = async (name: string, parent = 'root') =>
+    (
+      await api.files.create(
+        { requestBody: { name, mimeType: 'application/vnd.google-apps.folder', parents: [parent] }, fields: 'id' },
+        rootUrl(),
+      )
+    ).data.id!;
+  const upload = async (name: string, text: string, parent: string) =>
+    (await api.files.create({ requestBody: { name, parents: [parent] }, media: { body: Readable.from([text]) }, fields: 'id' }, rootUrl()))
+      .data.id!;
+
+  beforeAll(async () => {
+    const auth = new GoogleAuth({ scopes: [DRIVE_SCOPE] }).fromJSON(JSON.parse(readFileSync(srv!.keyFile, 'utf8'))) as JWT;
+    auth.scopes = [DRIVE_SCOPE];
+    auth.useJWTAccessWithScope = true;
+    api = makeDrive({ version: 'v3', auth, ...rootUrl() });
+    mnt = await mkdtemp(join(tmpdir(), 'shylock-gdrive-mnt-'));
+    spoolDir = await mkdtemp(join(tmpdir(), 'shylock-gdrive-spool-'));
+    const backend = gdriveBackend({ credentials: srv!.keyFile, endpoint: srv!.endpoint, spoolDir, refreshMs: 500, retryBaseMs: 50 });
+    m = await mount(backend, mnt, { attrTimeout: 1 });
+  });
+  afterAll(async () => {
+    await m?.unmount();
+    await rm(mnt, { recursive: true, force: true });
+    await rm(spoolDir, { recursive: true, force: true });
+  });
+
+  it('a file written with echo is read by the client; a file the client uploads is read with cat', async () => {
+    const top = unique('cross');
+    expect((await sh(`mkdir ${mnt}/${top} && echo hello from the mount > ${mnt}/${top}/a.txt`)).code).toBe(0);
+    const [dir] = await byName(top);
+    const [file] = await byName('a.txt', dir!.id!);
+    const got = await api.files.get({ fileId: file!.id!, alt: 'media' }, { ...rootUrl(), responseType: 'text' });
+    expect(got.data).toBe('hello from the mount\n');
+    await upload('b.txt', 'from the client', dir!.id!);
+    let seen = '';
+    for (let i = 0; i < 40 && seen !== 'from the client'; i++) {
+      seen = (await sh(`cat ${mnt}/${top}/b.txt 2>/dev/null`)).stdout;
+      if (seen !== 'from the client') await sleep(100);
+    }
+    expect(seen).toBe('from the client');
+  });
+
+  it('256 MiB copied in and out with cp keeps its sha256', async () => {
+    const top = unique('big');
+    const work = await mkdtemp(join(tmpdir(), 'shylock-gdrive-big-'));
+    try {
+      const chunks = (await srv!.counts())['resumable chunks'] ?? 0;
+      const r = await sh(
+        `set -e; head -c 268435456 /dev/urandom > ${work}/in; mkdir ${mnt}/${top}; cp ${work}/in ${mnt}/${top}/blob; ` +
+          `cp ${mnt}/${top}/blob ${work}/out; sha256sum < ${work}/in; sha256sum < ${work}/out; stat -c %s ${mnt}/${top}/blob`,
+        300_000,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const [a, b, size] = r.stdout.trim().split('\n');
+      expect(b).toBe(a);
+      expect(size).toBe(String(256 << 20));
+      // Written in order, it went up as one resumable upload, in chunks.
+      const [dir] = await byName(top);
+      const [blob] = await byName('blob', dir!.id!);
+      const meta = await api.files.get({ fileId: blob!.id!, fields: 'size' }, rootUrl());
+      expect(meta.data.size).toBe(String(256 << 20));
+      // 8 MiB parts: 32 chunks, and the request that completes the upload.
+      expect(((await srv!.counts())['resumable chunks'] ?? 0) - chunks).toBeGreaterThanOrEqual(32);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('two files sharing a name in a folder both show, the newer as "stem (id).ext"', async () => {
+    const top = unique('dupes');
+    const dir = await folder(top);
+    const first = await upload('report.txt', 'first', dir);
+    await sleep(5);
+    const second = await upload('report.txt', 'second', dir);
+    await appears(`${mnt}/${top}/'report (${second}).txt'`);
+    const ls = await sh(`ls ${mnt}/${top}`);
+    expect(ls.stdout.split('\n').filter(Boolean).sort()).toEqual(['report.txt', `report (${second}).txt`].sort());
+    expect((await sh(`cat ${mnt}/${top}/report.txt`)).stdout).toBe('first');
+    expect((await sh(`cat "${mnt}/${top}/report (${second}).txt"`)).stdout).toBe('second');
+    void first;
+  });
+
+  it('a Google Doc reads as a .docx export whose size cat can trust; writing it is EROFS', async () => {
+    const top = unique('docs');
+    const dir = await folder(top);
+    await srv!.doc('Notes', 'the notes\n', { parent: dir });
+    await appears(`${mnt}/${top}/Notes.docx`);
+    const r = await sh(
+      `ls -l ${mnt}/${top}; stat -c %s ${mnt}/${top}/Notes.docx; cat ${mnt}/${top}/Notes.docx | wc -c; cat ${mnt}/${top}/Notes.docx`,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    const text = 'fake export to application/vnd.openxmlformats-officedocument.wordprocessingml.document\nthe notes';
+    expect(lines.slice(-4)).toEqual([String(text.length + 1), String(text.length + 1), ...text.split('\n')]);
+    expect(lines[1]).toMatch(/^-r--r--r-- .* Notes\.docx$/);
+    expect((await sh(`echo x > ${mnt}/${top}/Notes.docx`)).stderr).toMatch(/Read-only file system/);
+  });
+
+  it("another client's changes show within a refresh: new, renamed and trashed files", async () => {
+    const top = unique('fresh');
+    const dir = await folder(top);
+    const id = await upload('one.txt', '1', dir);
+    await appears(`${mnt}/${top}/one.txt`);
+    expect((await sh(`ls ${mnt}/${top}`)).stdout).toBe('one.txt\n');
+    await upload('two.txt', '2', dir);
+    await api.files.update({ fileId: id, requestBody: { name: 'uno.txt' }, fields: 'id' }, rootUrl());
+    const t0 = performance.now();
+    let seen = '';
+    while (performance.now() - t0 < 3000) {
+      seen = (await sh(`ls ${mnt}/${top}`)).stdout;
+      if (seen === 'two.txt\nuno.txt\n') break;
+      await sleep(100);
+    }
+    expect(seen).toBe('two.txt\nuno.txt\n');
+    await api.files.update({ fileId: id, requestBody: { trashed: true }, fields: 'id' }, rootUrl());
+    for (let i = 0; i < 30 && seen !== 'two.txt\n'; i++) {
+      await sleep(100);
+      seen = (await sh(`ls ${mnt}/${top}`)).stdout;
+    }
+    expect(seen).toBe('two.txt\n');
+  });
+
+  it('mv is a move (same file, no copy), folders too; rm goes to the trash; rmdir of a non-empty folder is ENOTEMPTY', async () => {
+    const top = unique('moves');
+    expect((await sh(`mkdir -p ${mnt}/${top}/a/sub ${mnt}/${top}/b && echo x > ${mnt}/${top}/a/sub/f`)).code).toBe(0);
+    const [topDir] = await byName(top);
+    const [a] = await byName('a', topDir!.id!);
+    const copies = (await srv!.counts())['drive.files.copy'] ?? 0;
+    expect((await sh(`mv ${mnt}/${top}/a ${mnt}/${top}/b/a2 && cat ${mnt}/${top}/b/a2/sub/f`)).stdout).toBe('x\n');
+    const [b] = await byName('b', topDir!.id!);
+    const [moved] = await byName('a2', b!.id!);
+    expect(moved!.id).toBe(a!.id);
+    expect((await srv!.counts())['drive.files.copy'] ?? 0).toBe(copies);
+    expect((await sh(`rmdir ${mnt}/${top}/b`)).stderr).toMatch(/Directory not empty/);
+    const [sub] = await byName('sub', moved!.id!);
+    expect((await sh(`rm ${mnt}/${top}/b/a2/sub/f && ls ${mnt}/${top}/b/a2/sub`)).stdout).toBe('');
+    const [trashed] = await byName('f', sub!.id!, true);
+    expect(trashed?.trashed).toBe(true);
+  });
+
+  it('rate limits are retried with backoff; past the tries, EAGAIN', async () => {
+    const top = unique('limits');
+    expect((await sh(`mkdir ${mnt}/${top} && echo ok > ${mnt}/${top}/f`)).code).toBe(0);
+    const spare = await mkdtemp(join(tmpdir(), 'shylock-gdrive-mnt-'));
+    const limited = await mount(
+      gdriveBackend({ credentials: srv!.keyFile, endpoint: srv!.endpoint, spoolDir, refreshMs: 0, retryBaseMs: 20, maxAttempts: 4 }),
+      spare,
+    );
+    try {
+      await srv!.fail(3, 429, 'rateLimitExceeded');
+      expect(await sh(`cat ${spare}/${top}/f`)).toMatchObject({ code: 0, stdout: 'ok\n' });
+      await srv!.fail(50, 403, 'userRateLimitExceeded');
+      expect((await sh(`ls ${spare}/${top}-nothing`)).stderr).toMatch(/Resource temporarily unavailable/);
+    } finally {
+      await srv!.fail(0);
+      await limited.unmount();
+      await rm(spare, { recursive: true, force: true });
+    }
+  });
+
+  it('credentials Drive refuses: EACCES naming the file; a file that is not a key: one line saying so', async () => {
+    const other = join(spoolDir, 'other-key.json');
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const key = JSON.parse(readFileSync(srv!.keyFile, 'utf8')) as Record<string, unknown>;
+    await writeFile(other, JSON.stringify({ ...key, private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }) }));
+    const backend = gdriveBackend({ credentials: other, endpoint: srv!.endpoint, maxAttempts: 1 });
+    await expect(backend.list('/')).rejects.toMatchObject({
+      code: 'EACCES',
+      message: expect.stringContaining(`refused the credentials in ${other}`),
+    });
+    await backend.close();
+    await writeFile(other, '{"type": "nothing"}');
+    expect(() => gdriveBackend({ credentials: other })).toThrow(
+      `gdrive: --credentials ${other}: a service account key or an OAuth token file`,
+    );
+    expect(() => gdriveBackend({ credentials: '/nonexistent/key.json' })).toThrow(
+      'gdrive: --credentials /nonexistent/key.json: no such file',
+    );
+  });
+});
