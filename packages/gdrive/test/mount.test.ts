@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { drive as makeDrive, type drive_v3 } from '@googleapis/drive';
-import { GoogleAuth, JWT } from 'google-auth-library';
+import { GoogleAuth, type JWT } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mount, type Mount } from '@shylock/fuse';
 import { startDrive, startOrSkip } from '@shylock/test-servers';

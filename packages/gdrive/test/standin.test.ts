@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { drive as makeDrive } from '@googleapis/drive';
-import { GoogleAuth, JWT } from 'google-auth-library';
+import { GoogleAuth, type JWT } from 'google-auth-library';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDrive, startOrSkip } from '@shylock/test-servers';
 import { DRIVE_SCOPE } from '../src/index.js';
