@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGcs, startKafka, startRedis, startS3, startSqs, startZooKeeper } from '@shylock/test-servers';
+import { startDrive, startGcs, startKafka, startRedis, startS3, startSqs, startZooKeeper } from '@shylock/test-servers';
 
 // The public packages as a user gets them: `pnpm pack` in the workspace, then `npm install` of
 // the tarballs in a directory outside it, with only node and npm on PATH (no compiler, no pnpm,
@@ -25,6 +25,7 @@ const PUBLIC = [
   'kafka',
   'sqs',
   'zookeeper',
+  'gdrive',
   'docker',
   'cli',
 ];
@@ -171,6 +172,18 @@ describe('the packed packages installed with plain npm', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
       await zk.stop();
+    }
+  });
+
+  it('@shylock/gdrive mounts the Drive stand-in with a service account key; a file written is read back', async () => {
+    const drive = await startDrive();
+    const dir = mkdtempSync(join(tmpdir(), 'shylock-npm-mnt-'));
+    try {
+      const out = JSON.parse(run(process.execPath, ['mount-gdrive.mjs', drive.endpoint, drive.keyFile, dir]));
+      expect(out).toEqual({ read: 'hello from drive\n', entries: ['greeting'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await drive.stop();
     }
   });
 

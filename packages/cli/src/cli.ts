@@ -19,6 +19,7 @@ import { hostMknod, hostXattr, mount, type Mount, type MountOptions } from '@shy
 import { ETCD_OPTIONS, etcdBackend } from '@shylock/etcd';
 import { REDIS_OPTIONS, redisBackend } from '@shylock/redis';
 import { GCS_OPTIONS, gcsBackend } from '@shylock/gcs';
+import { GDRIVE_OPTIONS, gdriveBackend } from '@shylock/gdrive';
 import { KAFKA_OPTIONS, kafkaBackend } from '@shylock/kafka';
 import { S3_OPTIONS, s3Backend } from '@shylock/s3';
 import { SQS_OPTIONS, sqsBackend } from '@shylock/sqs';
@@ -315,6 +316,29 @@ Examples:
   shylock gcs media /mnt/media --read-ahead 256MiB --cache-ttl 60000 --read-only
   shylock gcs data /mnt/data --spool-dir /var/tmp/shylock --timeout 10000 --qos rules.csv`,
     make: (sources, options) => gcsBackend({ ...options, bucket: sources[0]! }),
+  },
+  gdrive: {
+    summary: 'Google Drive as files: folders are directories, Docs read as exports',
+    sources: '',
+    arity: [0, 0],
+    // Listings answer lookups until the changes feed is asked again.
+    mount: (options) => ({ attrTimeout: 1, listingCacheMs: (options.refreshMs as number | undefined) ?? 5000 }),
+    probe: (b) => b.list('/'),
+    options: GDRIVE_OPTIONS,
+    help: `  The root is My Drive (or --folder, or --shared-drive). Folders are directories; a file
+  written in order streams up as a resumable upload, close returns once Drive holds it; mv is a
+  move (nothing copied); rm moves to the trash (--delete-permanently to skip it). Docs, Sheets
+  and Slides read as .docx, .xlsx and .pptx exports (read-only). Two files of one name in a
+  folder show as name and "stem (id).ext". What others change shows within --refresh.
+  Credentials: a service account key (it signs its own tokens) or an OAuth token file
+  (authorized_user), from --credentials or GOOGLE_APPLICATION_CREDENTIALS.
+
+Examples:
+  shylock gdrive /mnt/drive --credentials service-account.json
+  shylock gdrive /mnt/team --shared-drive 0AbCdEfGhIjKlUk9PVA --credentials sa.json
+  shylock gdrive /mnt/reports --folder 1AbCdEfGhIjKlMnOpQrStUvWxYz --refresh 2000 --read-only
+  shylock gdrive /mnt/drive --delete-permanently --part-size 32MiB --spool-dir /var/tmp/shylock`,
+    make: (_sources, options) => gdriveBackend({ ...options, readOnly: false }),
   },
 };
 

@@ -367,7 +367,7 @@ describe('shylock', () => {
       ['{"/a": {"backend": "s3"}}', `${tree}: /a: s3 needs "source": <bucket[/prefix]>`],
       [
         '{"/a": {"backend": "compose"}}',
-        `${tree}: /a: "backend" must be one of memory, local, etcd, redis, kafka, sqs, zookeeper, s3, gcs`,
+        `${tree}: /a: "backend" must be one of memory, local, etcd, redis, kafka, sqs, zookeeper, s3, gcs, gdrive`,
       ],
       ['{"/a": {"backend": "memory", "streams": true}}', `${tree}: /a: "streams" must be a string or a number`],
       ['[]', `${tree}: write an object of mount paths, e.g. {"/cache": {"backend": "redis", "host": "cache:6379"}}`],

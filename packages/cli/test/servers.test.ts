@@ -6,9 +6,19 @@ import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isMounted, unmountPath } from '@shylock/fuse';
-import { startEtcd, startGcs, startKafka, startOrSkip, startRedis, startS3, startSqs, startZooKeeper } from '@shylock/test-servers';
+import {
+  startDrive,
+  startEtcd,
+  startGcs,
+  startKafka,
+  startOrSkip,
+  startRedis,
+  startS3,
+  startSqs,
+  startZooKeeper,
+} from '@shylock/test-servers';
 
-// `shylock etcd`, `redis`, `s3`, `gcs`, `kafka`, `sqs` and `zookeeper` end to end: the real command, a real server, a real mount.
+// `shylock etcd`, `redis`, `s3`, `gcs`, `kafka`, `sqs`, `zookeeper` and `gdrive` end to end: the real command, a real server, a real mount.
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const { server: etcd, skip: etcdSkip } = await startOrSkip(startEtcd);
 const { server: redis, skip: redisSkip } = await startOrSkip(startRedis);
@@ -17,7 +27,9 @@ const { server: gcs, skip: gcsSkip } = await startOrSkip(startGcs);
 const { server: kafka, skip: kafkaSkip } = await startOrSkip(startKafka);
 const { server: sqs, skip: sqsSkip } = await startOrSkip(startSqs);
 const { server: zk, skip: zkSkip } = await startOrSkip(startZooKeeper);
+const { server: drive, skip: driveSkip } = await startOrSkip(startDrive);
 afterAll(async () => {
+  await drive?.stop();
   await zk?.stop();
   await sqs?.stop();
   await kafka?.stop();
@@ -416,6 +428,55 @@ describe.skipIf(!zk)(`shylock zookeeper${zkSkip ? ` (skipped: ${zkSkip})` : ''}`
       [['zookeeper', mnt, '--connect', 'nohost'], /is not host:port/],
       [['zookeeper', mnt, '--prefix', 'apps'], /--prefix "apps" must start with \//],
       [['zookeeper', mnt, '--session-timeout', '10'], /--session-timeout must be at least 1000 ms/],
+    ] as const) {
+      const b = start([...args]);
+      expect(await b.exited).toBe(2);
+      expect(b.stderr()).toMatch(message);
+      expect(b.stderr().trim().split('\n')).toHaveLength(1);
+    }
+  }, 60_000);
+});
+
+describe.skipIf(!drive)(`shylock gdrive${driveSkip ? ` (skipped: ${driveSkip})` : ''}`, () => {
+  it('mounts Drive with the credentials of GOOGLE_APPLICATION_CREDENTIALS; mkdir, echo, mv and cat work; SIGTERM unmounts', async () => {
+    const mnt = await tempDir();
+    const r = start(['gdrive', mnt, '--endpoint', drive!.endpoint, '--refresh', '1000'], {
+      GOOGLE_APPLICATION_CREDENTIALS: drive!.keyFile,
+    });
+    await r.ready;
+    try {
+      expect(r.stderr()).toMatch(/mounted gdrive at/);
+      const out = await sh(
+        `mkdir ${mnt}/cli && echo drive > ${mnt}/cli/a && mv ${mnt}/cli/a ${mnt}/cli/b && cat ${mnt}/cli/b && ls ${mnt}/cli`,
+      );
+      expect(out.stdout).toBe('drive\nb\n');
+    } finally {
+      r.child.kill('SIGTERM');
+    }
+    expect(await r.exited).toBe(0);
+    expect(await isMounted(mnt)).toBe(false);
+  }, 40_000);
+  it('refused credentials and an unreachable endpoint exit 1 with one line; bad arguments exit 2', async () => {
+    const mnt = await tempDir();
+    const down = start(['gdrive', mnt, '--endpoint', 'http://127.0.0.1:9', '--credentials', drive!.keyFile, '--timeout', '2000']);
+    expect(await down.exited).toBe(1);
+    expect(down.stderr()).toMatch(/unreachable.*--endpoint/);
+    expect(down.stderr().trim().split('\n')).toHaveLength(1);
+    const dir = await tempDir();
+    const wrong = join(dir, 'not-a-key.json');
+    await import('node:fs/promises').then((fs) =>
+      fs.writeFile(wrong, '{"type": "service_account", "client_email": "x@y", "private_key": "nope"}'),
+    );
+    const refused = start(['gdrive', mnt, '--endpoint', drive!.endpoint, '--credentials', wrong]);
+    expect(await refused.exited).toBe(1);
+    expect(refused.stderr().trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr()).toMatch(/the private key in .*not-a-key.json can't sign/);
+    expect(await isMounted(mnt)).toBe(false);
+    for (const [args, message] of [
+      [['gdrive', mnt, '--credentials', '/nonexistent/key.json'], /--credentials \/nonexistent\/key.json: no such file/],
+      [['gdrive', mnt, '--folder', 'a/b', '--credentials', drive!.keyFile], /--folder "a\/b" is not a Drive id/],
+      [['gdrive', mnt, '--endpoint', 'ftp://x', '--credentials', drive!.keyFile], /--endpoint "ftp:\/\/x" must be a URL/],
+      [['gdrive', mnt, '--refresh', 'soon', '--credentials', drive!.keyFile], /--refresh/],
     ] as const) {
       const b = start([...args]);
       expect(await b.exited).toBe(2);

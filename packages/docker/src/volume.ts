@@ -80,7 +80,7 @@ export function planVolume(options: Record<string, unknown> | null | undefined):
   }
   const backend = text.backend;
   if (backend === undefined || backend === '') {
-    throw new VolumeError('name the backend: -o backend=<local|memory|etcd|redis|kafka|s3|gcs|sqs|zookeeper>', 400);
+    throw new VolumeError('name the backend: -o backend=<local|memory|etcd|redis|kafka|s3|gcs|gdrive|sqs|zookeeper|compose>', 400);
   }
   if (!/^[a-z][a-z0-9-]*$/.test(backend)) throw new VolumeError(`-o backend=${backend} is not a backend name`, 400);
   const plan: VolumePlan = { backend, sources: [], flags: [] };

@@ -38,6 +38,13 @@ export function driveError(error: unknown, op: string, path: string, where: stri
   const ctx = { op, path, backend: 'gdrive', cause: error };
   const what = `${op} ${path}`;
   const code = typeof e.code === 'string' ? e.code : (e as { cause?: { code?: string } }).cause?.code;
+  if ((typeof code === 'string' && code.startsWith('ERR_OSSL')) || /DECODER routines|PEM|private key/i.test(detail)) {
+    return new ShylockError(
+      'EACCES',
+      `${what}: the private key in ${credentials} can't sign (${detail}): use the key file as Google gave it`,
+      ctx,
+    );
+  }
   if (status === 404) return new ShylockError('ENOENT', `${what}: no such file in ${where}`, ctx);
   if (status === 401) {
     return new ShylockError(
