@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -9,7 +9,7 @@ import { drive as makeDrive, type drive_v3 } from '@googleapis/drive';
 import { GoogleAuth, type JWT } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mount, type Mount } from '@shylock/fuse';
-import { startDrive, startOrSkip } from '@shylock/test-servers';
+import { type KilledDuringWrite, killDuringWrite, startDrive, startOrSkip } from '@shylock/test-servers';
 import { DRIVE_SCOPE, gdriveBackend } from '../src/index.js';
 
 // Through a real FUSE mount, against the Drive stand-in (no Drive emulator exists; see the
@@ -188,6 +188,45 @@ describe.skipIf(!srv)(`Google Drive mounted and used from the shell${skip ? ` (s
     expect((await sh(`rm ${mnt}/${top}/b/a2/sub/f && ls ${mnt}/${top}/b/a2/sub`)).stdout).toBe('');
     const [trashed] = await byName('f', sub!.id!, true);
     expect(trashed?.trashed).toBe(true);
+  });
+
+  it('--delete-permanently deletes instead of trashing', async () => {
+    const top = unique('gone');
+    expect((await sh(`mkdir ${mnt}/${top} && echo x > ${mnt}/${top}/f`)).code).toBe(0);
+    const [dir] = await byName(top);
+    const spare = await mkdtemp(join(tmpdir(), 'shylock-gdrive-mnt-'));
+    const m2 = await mount(gdriveBackend({ credentials: srv!.keyFile, endpoint: srv!.endpoint, spoolDir, deletePermanently: true }), spare);
+    try {
+      expect((await sh(`rm ${spare}/${top}/f && ls ${spare}/${top}`)).stdout).toBe('');
+    } finally {
+      await m2.unmount();
+      await rm(spare, { recursive: true, force: true });
+    }
+    expect(await byName('f', dir!.id!, true)).toEqual([]);
+    expect(await byName('f', dir!.id!, false)).toEqual([]);
+  });
+
+  it('the server killed while a file is open: close fails EIO, the spool keeps the data; back, the mount works again', async () => {
+    const top = unique('faults');
+    expect((await sh(`mkdir ${mnt}/${top} && echo kept > ${mnt}/${top}/kept`)).code).toBe(0);
+    const before = new Set(await readdir(spoolDir));
+    let seen: KilledDuringWrite;
+    try {
+      seen = await killDuringWrite(`${mnt}/${top}/lost`, `${mnt}/${top}/kept`, () => srv!.kill());
+    } finally {
+      await srv!.restart();
+    }
+    expect(seen.close).toBe(5);
+    expect([0, 5, 110]).toContain(seen.list); // the folder's listing may be kept
+    expect([5, 110]).toContain(seen.read);
+    expect(seen.seconds).toBeLessThan(15);
+    const kept = (await readdir(spoolDir)).filter((f) => !before.has(f));
+    expect(kept.length).toBe(1);
+    const spool = join(spoolDir, kept[0]!);
+    expect(await readFile(spool, 'utf8')).toBe('never stored\n');
+    // Back: the same mount stores it (the stand-in kept its data on disk).
+    expect((await sh(`cp ${spool} ${mnt}/${top}/lost && cat ${mnt}/${top}/lost ${mnt}/${top}/kept`)).stdout).toBe('never stored\nkept\n');
+    await rm(spool);
   });
 
   it('rate limits are retried with backoff; past the tries, EAGAIN', async () => {
