@@ -5,7 +5,10 @@ interface DriveFailure {
   status?: number;
   code?: number | string;
   message?: string;
-  response?: { status?: number; data?: { error?: { message?: string; errors?: { reason?: string }[] } } };
+  response?: {
+    status?: number;
+    data?: { error?: string | { message?: string; errors?: { reason?: string }[] }; error_description?: string };
+  };
   errors?: { reason?: string }[];
 }
 
@@ -13,7 +16,8 @@ interface DriveFailure {
 export function statusOf(error: unknown): { status?: number; reason?: string } {
   const e = (error ?? {}) as DriveFailure;
   const status = e.response?.status ?? e.status ?? (typeof e.code === 'number' ? e.code : undefined);
-  const reason = e.response?.data?.error?.errors?.[0]?.reason ?? e.errors?.[0]?.reason;
+  const body = e.response?.data?.error;
+  const reason = (typeof body === 'string' ? body : body?.errors?.[0]?.reason) ?? e.errors?.[0]?.reason;
   return { ...(status === undefined ? {} : { status }), ...(reason === undefined ? {} : { reason }) };
 }
 
@@ -34,7 +38,9 @@ export function driveError(error: unknown, op: string, path: string, where: stri
   if (isShylockError(error)) return error;
   const e = (error ?? {}) as DriveFailure;
   const { status, reason } = statusOf(error);
-  const detail = (e.response?.data?.error?.message ?? e.message ?? String(error)).split('\n')[0] ?? '';
+  const body = e.response?.data?.error;
+  const detail =
+    ((typeof body === 'string' ? e.response?.data?.error_description : body?.message) ?? e.message ?? String(error)).split('\n')[0] ?? '';
   const ctx = { op, path, backend: 'gdrive', cause: error };
   const what = `${op} ${path}`;
   const code = typeof e.code === 'string' ? e.code : (e as { cause?: { code?: string } }).cause?.code;
@@ -42,6 +48,14 @@ export function driveError(error: unknown, op: string, path: string, where: stri
     return new ShylockError(
       'EACCES',
       `${what}: the private key in ${credentials} can't sign (${detail}): use the key file as Google gave it`,
+      ctx,
+    );
+  }
+  // The OAuth token endpoint refused the refresh token (or the client) of a token file.
+  if (reason === 'invalid_grant' || reason === 'invalid_client') {
+    return new ShylockError(
+      'EACCES',
+      `${what}: the OAuth token in ${credentials} was refused (${detail}): sign in again (e.g. gcloud auth application-default login) or check --credentials`,
       ctx,
     );
   }

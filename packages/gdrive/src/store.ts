@@ -110,7 +110,7 @@ export function displayNames(files: drive_v3.Schema$File[]): Map<string, drive_v
 }
 
 /** Credentials from a key or token file as Google's libraries read them; service accounts sign their own tokens. */
-function authFrom(file: string | undefined): OAuth2Client | GoogleAuth {
+function authFrom(file: string | undefined, tokenUrl: string | undefined): OAuth2Client | GoogleAuth {
   if (file === undefined) return new GoogleAuth({ scopes: [DRIVE_SCOPE] });
   let json: Record<string, unknown>;
   try {
@@ -133,6 +133,9 @@ function authFrom(file: string | undefined): OAuth2Client | GoogleAuth {
     client.scopes = [DRIVE_SCOPE];
     // A self-signed JWT carrying the scope: no token exchange.
     client.useJWTAccessWithScope = true;
+  } else if (tokenUrl !== undefined) {
+    // A stand-in for Drive serves the OAuth token endpoint too.
+    (client.endpoints as { oauth2TokenUrl: string | URL }).oauth2TokenUrl = tokenUrl;
   }
   return client;
 }
@@ -150,8 +153,8 @@ export function driveStore(options: DriveStoreOptions = {}): ObjectStore {
   const maxAttempts = options.maxAttempts ?? 5;
   const retryBaseMs = options.retryBaseMs ?? 500;
   const credentials = options.credentials ?? process.env.GOOGLE_APPLICATION_CREDENTIALS ?? 'the application default credentials';
-  const auth = authFrom(options.credentials);
   const root = (options.endpoint ?? 'https://www.googleapis.com').replace(/\/+$/, '');
+  const auth = authFrom(options.credentials, options.endpoint === undefined ? undefined : `${root}/token`);
   const callOptions = options.endpoint === undefined ? {} : { rootUrl: `${root}/` };
   const api = makeDrive({ version: 'v3', auth, retry: false, timeout: timeoutMs, ...callOptions });
   /** The root folder's id; `root` (My Drive's alias) is asked for its real id, which the changes feed names. */

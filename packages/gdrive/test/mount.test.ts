@@ -249,6 +249,40 @@ describe.skipIf(!srv)(`Google Drive mounted and used from the shell${skip ? ` (s
     }
   });
 
+  it('an OAuth token file (authorized_user) works; a revoked refresh token: EACCES saying to sign in again', async () => {
+    const backend = gdriveBackend({ credentials: srv!.tokenFile, endpoint: srv!.endpoint, spoolDir });
+    const top = unique('oauth');
+    await backend.mkdir!(`/${top}`);
+    expect((await backend.list('/')).map((e) => e.name)).toContain(top);
+    await backend.close();
+    const revoked = join(spoolDir, 'revoked-token.json');
+    const token = JSON.parse(readFileSync(srv!.tokenFile, 'utf8')) as Record<string, unknown>;
+    await writeFile(revoked, JSON.stringify({ ...token, refresh_token: '1//revoked' }));
+    const refused = gdriveBackend({ credentials: revoked, endpoint: srv!.endpoint, maxAttempts: 1 });
+    await expect(refused.list('/')).rejects.toMatchObject({
+      code: 'EACCES',
+      message: expect.stringContaining(`the OAuth token in ${revoked} was refused (Token has been expired or revoked.): sign in again`),
+    });
+    await refused.close();
+  });
+
+  it('a shared drive as the root', async () => {
+    const { id } = await srv!.sharedDrive('Team');
+    const spare = await mkdtemp(join(tmpdir(), 'shylock-gdrive-mnt-'));
+    const team = await mount(gdriveBackend({ credentials: srv!.keyFile, endpoint: srv!.endpoint, spoolDir, sharedDrive: id }), spare);
+    try {
+      expect((await sh(`mkdir ${spare}/plans && echo q1 > ${spare}/plans/q1.txt && cat ${spare}/plans/q1.txt && ls ${spare}`)).stdout).toBe(
+        'q1\nplans\n',
+      );
+    } finally {
+      await team.unmount();
+      await rm(spare, { recursive: true, force: true });
+    }
+    const [plans] = await byName('plans', id);
+    expect(plans?.parents).toEqual([id]);
+    expect(await byName('plans')).toEqual([]); // not in My Drive
+  });
+
   it('credentials Drive refuses: EACCES naming the file; a file that is not a key: one line saying so', async () => {
     const other = join(spoolDir, 'other-key.json');
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });

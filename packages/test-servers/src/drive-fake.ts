@@ -15,6 +15,8 @@ interface Config {
   discovery: string;
   /** PEM: the service account's public key; tokens must be JWTs it signed. */
   publicKey: string;
+  /** The OAuth client and refresh token that /token takes (an `authorized_user` file's). */
+  oauth: { clientId: string; clientSecret: string; refreshToken: string };
 }
 const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Config;
 
@@ -370,10 +372,19 @@ const errorBody = (e: ApiError) => ({
   },
 });
 
-/** The bearer token: a JWT signed with the service account's key, not expired. */
+/** Access tokens /token handed out, with when they expire. */
+const accessTokens = new Map<string, number>();
+
+/** The bearer token: one /token handed out, or a JWT signed with the service account's key; not expired. */
 function checkAuth(req: IncomingMessage): void {
   const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
   if (!m) throw new ApiError(401, 'Request is missing required authentication credential.', 'required');
+  const minted = accessTokens.get(m[1]!);
+  if (minted !== undefined) {
+    if (minted < Date.now())
+      throw new ApiError(401, 'Request had invalid authentication credentials. The access token expired.', 'authError');
+    return;
+  }
   const [h, p, s] = m[1]!.split('.');
   const bad = () => new ApiError(401, 'Request had invalid authentication credentials. Expected OAuth 2 access token.', 'authError');
   if (!h || !p || !s) throw bad();
@@ -676,6 +687,21 @@ async function session(req: IncomingMessage, res: ServerResponse, url: URL): Pro
   send(res, 308, undefined, s.received > 0 ? { Range: `bytes=0-${s.received - 1}` } : {});
 }
 
+/** OAuth's token endpoint, for a refresh token (an `authorized_user` file): an access token for an hour. */
+async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const form = new URLSearchParams((await readBody(req)).toString('utf8'));
+  const o = config.oauth;
+  if (form.get('grant_type') !== 'refresh_token' || form.get('client_id') !== o.clientId || form.get('client_secret') !== o.clientSecret) {
+    return send(res, 401, { error: 'invalid_client', error_description: 'The OAuth client was not found.' });
+  }
+  if (form.get('refresh_token') !== o.refreshToken) {
+    return send(res, 400, { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' });
+  }
+  const access = randomBytes(24).toString('base64url');
+  accessTokens.set(access, Date.now() + 3600_000);
+  send(res, 200, { access_token: access, expires_in: 3599, token_type: 'Bearer', scope: 'https://www.googleapis.com/auth/drive' });
+}
+
 /** The test's controls: injected failures, Docs made directly, request counts. */
 async function control(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const body = JSON.parse((await readBody(req)).toString('utf8') || '{}') as Record<string, unknown>;
@@ -695,6 +721,22 @@ async function control(req: IncomingMessage, res: ServerResponse, url: URL): Pro
       changed(f.id);
       return send(res, 200, resource(f));
     }
+    case '/__fake/shared-drive': {
+      // A shared drive's root: a folder of no parent, whose id is the drive's.
+      const id = `0A${newId().slice(0, 17)}`;
+      state.files[id] = {
+        id,
+        name: String(body.name ?? 'Shared'),
+        mimeType: FOLDER,
+        parents: [],
+        trashed: false,
+        createdTime: now(),
+        modifiedTime: now(),
+        version: 1,
+      };
+      changed(id);
+      return send(res, 200, { id });
+    }
     case '/__fake/counts':
       return send(res, 200, counts);
     case '/__fake/root':
@@ -706,7 +748,11 @@ async function control(req: IncomingMessage, res: ServerResponse, url: URL): Pro
 
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', `http://127.0.0.1:${config.port}`);
-  const work = url.pathname.startsWith('/__fake/') ? control(req, res, url) : api(req, res, url);
+  const work = url.pathname.startsWith('/__fake/')
+    ? control(req, res, url)
+    : url.pathname === '/token' && req.method === 'POST'
+      ? token(req, res)
+      : api(req, res, url);
   work.catch((e: unknown) => {
     const err = e instanceof ApiError ? e : new ApiError(500, (e as Error).message, 'backendError');
     if (!res.headersSent) send(res, err.code, errorBody(err));

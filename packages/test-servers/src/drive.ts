@@ -17,12 +17,16 @@ export const DRIVE_DISCOVERY_VERSION = '2.202.0';
 export interface DriveServer extends TestServer {
   /** A service account key file the stand-in accepts (its tokens are JWTs it signs itself). */
   readonly keyFile: string;
+  /** An OAuth token file (`authorized_user`) whose refresh token the stand-in's `/token` takes. */
+  readonly tokenFile: string;
   /** The id of "My Drive"'s root folder. */
   readonly rootId: string;
   /** The next `count` API requests answer `status` with `reason` (429 rateLimitExceeded, 403 userRateLimitExceeded). */
   fail(count: number, status?: number, reason?: string): Promise<void>;
   /** Makes a Google Doc (`document`, `spreadsheet`, `presentation`) holding `text`, as the Docs editors would. */
   doc(name: string, text: string, options?: { parent?: string; kind?: string }): Promise<{ id: string }>;
+  /** Makes a shared drive; resolves with its id. */
+  sharedDrive(name: string): Promise<{ id: string }>;
   /** Requests served so far, by discovery method id (`drive.files.list`). */
   counts(): Promise<Record<string, number>>;
 }
@@ -77,6 +81,17 @@ export async function startDrive(): Promise<DriveServer> {
       client_id: '100000000000000000001',
     }),
   );
+  const oauth = { clientId: 'shylock-test.apps.googleusercontent.com', clientSecret: 'not-a-secret', refreshToken: `1//${Date.now()}` };
+  const tokenFile = join(dir, 'oauth-token.json');
+  await writeFile(
+    tokenFile,
+    JSON.stringify({
+      type: 'authorized_user',
+      client_id: oauth.clientId,
+      client_secret: oauth.clientSecret,
+      refresh_token: oauth.refreshToken,
+    }),
+  );
   const data = join(dir, 'data');
   const config = join(dir, 'config.json');
   const log = join(dir, 'drive.log');
@@ -84,7 +99,7 @@ export async function startDrive(): Promise<DriveServer> {
   const start = async () => {
     await writeFile(
       config,
-      JSON.stringify({ port: proc.port, dir: data, discovery, publicKey: publicKey.export({ type: 'spki', format: 'pem' }) }),
+      JSON.stringify({ port: proc.port, dir: data, discovery, publicKey: publicKey.export({ type: 'spki', format: 'pem' }), oauth }),
     );
     await rm(join(data, 'ready'), { force: true });
     const fd = openSync(log, 'a');
@@ -109,7 +124,9 @@ export async function startDrive(): Promise<DriveServer> {
   const handle = serverHandle(proc, url, start, dir);
   return Object.assign(Object.create(handle) as TestServer, {
     keyFile,
+    tokenFile,
     rootId,
+    sharedDrive: (name: string) => control<{ id: string }>('shared-drive', { name }),
     fail: async (count: number, status = 429, reason = 'rateLimitExceeded') => void (await control('fail', { count, status, reason })),
     doc: (name: string, text: string, options: { parent?: string; kind?: string } = {}) =>
       control<{ id: string }>('doc', { name, text, parent: options.parent ?? rootId, kind: options.kind ?? 'document' }),
