@@ -402,6 +402,7 @@ export function driveStore(options: DriveStoreOptions = {}): ObjectStore {
     name: 'gdrive',
     where,
     limits: DRIVE_LIMITS,
+    keepsMtime: true,
     async list(prefix: string, o: ListOptions = {}): Promise<ListPage> {
       const dir = prefix.replace(/\/$/, '');
       const e = await resolve(dir);
@@ -530,6 +531,19 @@ export function driveStore(options: DriveStoreOptions = {}): ObjectStore {
         ),
       );
       changed(oldParent, folder.id, src.id);
+    },
+    async touch(key: string, mtimeMs: number) {
+      const e = await resolve(key);
+      if (!e || e.folder) throw new ShylockError('ENOENT', `utimes /${key}: no such file in ${where}`);
+      const res = await call('utimes', key, () =>
+        api.files.update(
+          { fileId: e.id, requestBody: { modifiedTime: new Date(mtimeMs).toISOString() }, fields: FILE_FIELDS, ...shared },
+          callOptions,
+        ),
+      );
+      changed(parentOf.get(e.id));
+      const after = entryOf(e.name, res.data);
+      return info(key, { ...after, size: e.exported ? e.size : after.size });
     },
     async delete(keys: string[]) {
       for (const key of keys) {

@@ -190,6 +190,29 @@ describe.skipIf(!srv)(`Google Drive mounted and used from the shell${skip ? ` (s
     expect(trashed?.trashed).toBe(true);
   });
 
+  it('touch -d sets the modified time Drive keeps', async () => {
+    const top = unique('times');
+    expect((await sh(`mkdir ${mnt}/${top} && echo x > ${mnt}/${top}/f && touch -d '2001-02-03 04:05:06 UTC' ${mnt}/${top}/f`)).code).toBe(
+      0,
+    );
+    const [dir] = await byName(top);
+    const [f] = await byName('f', dir!.id!);
+    const meta = await api.files.get({ fileId: f!.id!, fields: 'modifiedTime' }, rootUrl());
+    expect(meta.data.modifiedTime).toBe('2001-02-03T04:05:06.000Z');
+    // touch sets the time while it holds the file open: the kernel keeps the attributes it was
+    // answered then for the mount's attribute timeout (1 s here).
+    await sleep(1100);
+    expect((await sh(`stat -c %Y ${mnt}/${top}/f`)).stdout.trim()).toBe(String(Date.UTC(2001, 1, 3, 4, 5, 6) / 1000));
+    expect((await sh(`touch -d '2002-02-03 04:05:06 UTC' ${mnt}/${top}/f; sleep 1.1; stat -c %Y ${mnt}/${top}/f`)).stdout.trim()).toBe(
+      String(Date.UTC(2002, 1, 3, 4, 5, 6) / 1000),
+    );
+    // cp -p sets the time on the file it holds open, before closing it.
+    const r = await sh(
+      `f=$(mktemp); echo kept > $f; touch -d '2003-02-03 04:05:06 UTC' $f; cp -p $f ${mnt}/${top}/copied; rm $f; sleep 1.1; stat -c %Y ${mnt}/${top}/copied`,
+    );
+    expect(r.stdout.trim(), r.stderr).toBe(String(Date.UTC(2003, 1, 3, 4, 5, 6) / 1000));
+  });
+
   it('--delete-permanently deletes instead of trashing', async () => {
     const top = unique('gone');
     expect((await sh(`mkdir ${mnt}/${top} && echo x > ${mnt}/${top}/f`)).code).toBe(0);

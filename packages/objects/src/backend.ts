@@ -109,6 +109,8 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
   const reader = { readAhead, chunk: 8 << 20, whole: WHOLE };
   /** Files open for writing, by path: their size so far answers stat and listings. */
   const writing = new Map<string, Set<ObjectWriter>>();
+  /** Modification times set while a file was open for writing, applied when the last writer closed. */
+  const timesAfterClose = new Map<string, number>();
 
   const enoent = (op: string, path: string) => new ShylockError('ENOENT', `${op} ${path}: no such file or directory in ${store.where}`);
 
@@ -244,9 +246,16 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
           // Not stored: what the store holds at this path is unknown here now (a file created
           // by this open is not there at all).
           cache.drop(path);
+          timesAfterClose.delete(path);
           throw e;
         } finally {
           done();
+        }
+        const mtimeMs = timesAfterClose.get(path);
+        if (mtimeMs !== undefined && !writing.get(path)?.size && store.touch) {
+          timesAfterClose.delete(path);
+          const info = await store.touch(key(path), mtimeMs);
+          cache.put(path, fileKnown(info.size, info.mtimeMs, info.etag, info.readOnly));
         }
       },
     };
@@ -254,7 +263,7 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
 
   const backend = defineBackend({
     name: store.name,
-    capabilities: { ...FILE_TREE_CAPABILITIES, copy: true },
+    capabilities: { ...FILE_TREE_CAPABILITIES, copy: true, utimes: store.touch !== undefined && store.keepsMtime === true },
     async stat(path) {
       return (await need('stat', path)).stat;
     },
@@ -384,6 +393,34 @@ export function objectBackend(store: ObjectStore, options: ObjectBackendOptions 
       cache.drop(to);
       await keepDir(parentPath(from));
     },
+    ...(store.touch
+      ? {
+          /**
+           * `touch`: a file's time set again where the store can (see ObjectStore.touch). A
+           * directory has no time of its own to keep (setting one is accepted, as tar and cp -p
+           * do for every directory they make); a file being written gets its time at close.
+           */
+          async utimes(path: string, _atimeMs: number, mtimeMs: number) {
+            const k = await need('utimes', path);
+            if (k.stat.type === 'directory') return;
+            if (writing.get(path)?.size) {
+              // Open for writing (touch opens the file, then sets its times): set once it is stored.
+              if (store.keepsMtime) timesAfterClose.set(path, mtimeMs);
+              return;
+            }
+            if (Math.abs(mtimeMs - k.stat.mtimeMs) < 2000) return; // already that time (touch of a file just made)
+            if (!store.keepsMtime && Math.abs(mtimeMs - Date.now()) > 5000) {
+              throw new ShylockError(
+                'EPERM',
+                `utimes ${path}: ${store.where} keeps only when an object was last written: touch sets it to now, another time can't be kept`,
+              );
+            }
+            refuseReadOnly('utimes', path, k);
+            const info = await store.touch!(key(path), mtimeMs);
+            cache.put(path, fileKnown(info.size, info.mtimeMs, info.etag, info.readOnly));
+          },
+        }
+      : {}),
     async truncate(path, size) {
       const k = await need('truncate', path);
       if (k.stat.type === 'directory') throw new ShylockError('EISDIR', `truncate ${path}: is a directory`);

@@ -111,6 +111,14 @@ export interface ObjectStore {
    * Whatever is at `to` is replaced (the caller checked a directory there is empty).
    */
   move?(from: string, to: string, directory: boolean): Promise<void>;
+  /**
+   * Sets an object's modification time (`touch`, `cp -p`): to `mtimeMs` where the store keeps
+   * times (`keepsMtime`, Drive), else to now. Resolves with what the store then reports.
+   * Optional: without it, times can't be changed.
+   */
+  touch?(key: string, mtimeMs: number): Promise<ObjectInfo>;
+  /** `touch` keeps the time asked for, not only now. */
+  readonly keepsMtime?: boolean;
   /** Deletes keys; a missing key is no error. */
   delete(keys: string[]): Promise<void>;
   /** Releases connections. Idempotent. */

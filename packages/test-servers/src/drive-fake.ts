@@ -446,7 +446,7 @@ function updateMeta(f: FileRec, meta: Record<string, unknown>, query: URLSearchP
   for (const p of add) if (fileOf(p).mimeType !== FOLDER) throw new ApiError(400, `The parent ${p} is not a folder`);
   const removeIds = remove.map((p) => fileOf(p).id);
   f.parents = [...f.parents.filter((p) => !removeIds.includes(p)), ...add.map((p) => fileOf(p).id)];
-  f.modifiedTime = now();
+  f.modifiedTime = typeof meta.modifiedTime === 'string' ? new Date(meta.modifiedTime).toISOString() : now();
   f.version++;
 }
 const deleteTree = (f: FileRec) => {
