@@ -1,9 +1,9 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Storage, type StorageOptions } from '@google-cloud/storage';
 import { ShylockError, type OpOptions } from '@shylock/core';
 import {
+  httpClient,
   readRange,
+  RESUMABLE_LIMITS,
   resumableUploads,
   type ListOptions,
   type ListPage,
@@ -32,23 +32,11 @@ export interface GcsStoreOptions {
   storage?: StorageOptions;
 }
 
-const KiB = 1024;
 /**
  * Cloud Storage's upload sizes: resumable uploads take chunks that are multiples of 256 KiB (the
  * last one any size), as many as needed, objects up to 5 TiB.
  */
-export const GCS_LIMITS: StoreLimits = Object.freeze({
-  minPartSize: 256 * KiB,
-  maxPartSize: 5 * 2 ** 40,
-  maxParts: Number.MAX_SAFE_INTEGER,
-  maxObjectSize: 5 * 2 ** 40,
-  partMultiple: 256 * KiB,
-});
-
-/** The JSON API's error body. */
-interface ErrorBody {
-  error?: { code?: number; message?: string; errors?: { reason?: string; message?: string }[] };
-}
+export const GCS_LIMITS: StoreLimits = RESUMABLE_LIMITS;
 
 /** An object's metadata in the JSON API. */
 interface ObjectResource {
@@ -90,7 +78,6 @@ export function gcsStore(options: GcsStoreOptions): ObjectStore & { readonly sto
   const custom = (storage as unknown as { customEndpoint?: boolean }).customEndpoint === true;
   const authed = !custom || options.storage?.useAuthWithCustomEndpoint === true;
   const where = `gs://${bucket}${custom ? ` at ${api}` : ''}`;
-  const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 64 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 64 }) };
   const b = storage.bucket(bucket);
   const objectPath = (key: string) => `/storage/v1/b/${encodeURIComponent(bucket)}/o/${encodeURIComponent(key)}`;
   let closed = false;
@@ -103,48 +90,9 @@ export function gcsStore(options: GcsStoreOptions): ObjectStore & { readonly sto
     }
   };
 
-  /** One HTTP request with the client's credentials; resolves with the response (any status). */
-  const send = async (
-    method: string,
-    url: string,
-    headers: Record<string, string>,
-    body?: Uint8Array,
-    signal?: AbortSignal,
-  ): Promise<IncomingMessage> => {
-    const auth = authed ? await storage.authClient.getRequestHeaders(url) : {};
-    const u = new URL(url);
-    const https = u.protocol === 'https:';
-    return new Promise((resolve, reject) => {
-      const req = (https ? httpsRequest : httpRequest)(
-        u,
-        {
-          method,
-          agent: https ? agents.https : agents.http,
-          headers: { ...(auth as Record<string, string>), ...headers, ...(body ? { 'Content-Length': String(body.length) } : {}) },
-          ...(signal ? { signal } : {}),
-        },
-        resolve,
-      );
-      req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-      req.once('error', reject);
-      req.end(body);
-    });
-  };
-  const text = async (res: IncomingMessage) => {
-    const parts: Buffer[] = [];
-    for await (const c of res) parts.push(c as Buffer);
-    return Buffer.concat(parts).toString('utf8');
-  };
-  /** A response that is not a success, as the error the client would have thrown. */
-  const failure = async (res: IncomingMessage) => {
-    const body = await text(res).catch(() => '');
-    let parsed: ErrorBody = {};
-    try {
-      parsed = JSON.parse(body) as ErrorBody;
-    } catch {}
-    const message = parsed.error?.message ?? (body.trim().split('\n')[0] || `HTTP ${res.statusCode}`);
-    return Object.assign(new Error(message), { code: res.statusCode, errors: parsed.error?.errors });
-  };
+  /** Downloads and upload chunks: plain requests over a keep-alive pool, with the client's credentials. */
+  const http = httpClient({ timeoutMs, ...(authed ? { auth: (url: string) => storage.authClient.getRequestHeaders(url) } : {}) });
+  const { send, text, failure } = http;
   const json = async <T>(method: string, path: string, query: Record<string, string | undefined>, signal?: AbortSignal) => {
     const q = Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined);
     const res = await send(method, `${api}${path}${q.length ? `?${new URLSearchParams(q)}` : ''}`, {}, undefined, signal);
@@ -259,8 +207,7 @@ export function gcsStore(options: GcsStoreOptions): ObjectStore & { readonly sto
     async close() {
       if (closed) return;
       closed = true;
-      agents.http.destroy();
-      agents.https.destroy();
+      http.close();
     },
   };
 }

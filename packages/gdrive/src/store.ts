@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { drive as makeDrive, type drive_v3 } from '@googleapis/drive';
 import { ShylockError } from '@shylock/core';
 import {
+  httpClient,
   readRange,
+  RESUMABLE_LIMITS,
   resumableUploads,
   type ListOptions,
   type ListPage,
@@ -38,15 +38,8 @@ export interface DriveStoreOptions {
   retryBaseMs?: number;
 }
 
-const KiB = 1024;
 /** Drive's uploads: resumable chunks are multiples of 256 KiB; files up to 5 TiB. */
-export const DRIVE_LIMITS: StoreLimits = Object.freeze({
-  minPartSize: 256 * KiB,
-  maxPartSize: 5 * 2 ** 40,
-  maxParts: Number.MAX_SAFE_INTEGER,
-  maxObjectSize: 5 * 2 ** 40,
-  partMultiple: 256 * KiB,
-});
+export const DRIVE_LIMITS: StoreLimits = RESUMABLE_LIMITS;
 export const DRIVE_SCOPE = 'https://www.googleapis.com/auth/drive';
 const FOLDER = 'application/vnd.google-apps.folder';
 /** Docs editors' files, read as exports in these formats (read-only). */
@@ -161,7 +154,6 @@ export function driveStore(options: DriveStoreOptions = {}): ObjectStore {
   let rootId = options.folder ?? options.sharedDrive ?? 'root';
   const where = `Google Drive${options.sharedDrive ? ` shared drive ${options.sharedDrive}` : ''}${options.folder ? ` folder ${options.folder}` : ''}${options.endpoint ? ` at ${root}` : ''}`;
   const shared = { supportsAllDrives: true };
-  const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 32 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 32 }) };
   const folders = new Map<string, Folder>();
   /** Where each file listed lives: its folder's id. */
   const parentOf = new Map<string, string>();
@@ -183,56 +175,9 @@ export function driveStore(options: DriveStoreOptions = {}): ObjectStore {
     }
   };
 
-  const headers = async (url: string): Promise<Record<string, string>> => {
-    const h: unknown = await auth.getRequestHeaders(url);
-    const out: Record<string, string> = {};
-    if (h instanceof Headers) h.forEach((v, k) => (out[k] = v));
-    else Object.assign(out, h as Record<string, string>);
-    return out;
-  };
-  /** One HTTP request with the credentials; resolves with the response (any status). */
-  const send = async (
-    method: string,
-    url: string,
-    extra: Record<string, string>,
-    body?: Uint8Array,
-    signal?: AbortSignal,
-  ): Promise<IncomingMessage> => {
-    const u = new URL(url);
-    const https = u.protocol === 'https:';
-    const auth = await headers(url);
-    return new Promise((resolve, reject) => {
-      const req = (https ? httpsRequest : httpRequest)(
-        u,
-        {
-          method,
-          agent: https ? agents.https : agents.http,
-          headers: { ...auth, ...extra, ...(body ? { 'Content-Length': String(body.length) } : {}) },
-          ...(signal ? { signal } : {}),
-        },
-        resolve,
-      );
-      req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-      req.once('error', reject);
-      req.end(body);
-    });
-  };
-  const text = async (res: IncomingMessage) => {
-    const parts: Buffer[] = [];
-    for await (const c of res) parts.push(c as Buffer);
-    return Buffer.concat(parts).toString('utf8');
-  };
-  const failure = async (res: IncomingMessage) => {
-    const body = await text(res).catch(() => '');
-    let parsed: { error?: { message?: string; errors?: { reason?: string }[] } } = {};
-    try {
-      parsed = JSON.parse(body) as typeof parsed;
-    } catch {}
-    return Object.assign(new Error(parsed.error?.message ?? (body.trim().split('\n')[0] || `HTTP ${res.statusCode}`)), {
-      status: res.statusCode,
-      errors: parsed.error?.errors,
-    });
-  };
+  /** Downloads, exports and upload chunks: plain requests over a keep-alive pool, with the credentials. */
+  const http = httpClient({ timeoutMs, maxSockets: 32, auth: (url: string) => auth.getRequestHeaders(url) });
+  const { send, failure } = http;
   const uploads = resumableUploads({ store: 'gdrive', where, multiple: DRIVE_LIMITS.partMultiple!, send, failure });
 
   /** What others changed since the last look, from the changes feed: the folders it touched are listed again. */
@@ -558,8 +503,7 @@ export function driveStore(options: DriveStoreOptions = {}): ObjectStore {
     async close() {
       if (closed) return;
       closed = true;
-      agents.http.destroy();
-      agents.https.destroy();
+      http.close();
       folders.clear();
       exports.clear();
     },

@@ -7,4 +7,5 @@ export type { ReaderOptions } from './reader.js';
 export type { ListOptions, ListPage, ObjectInfo, ObjectStore, ReadOptions, StoreLimits, UploadedPart } from './store.js';
 export { OBJECT_OPTIONS } from './options.js';
 export { bucketSpec, joinPrefix, readRange } from './adapter.js';
-export { resumableUploads, type ResumableOptions, type Send } from './resumable.js';
+export { RESUMABLE_LIMITS, resumableUploads, type ResumableOptions, type Send } from './resumable.js';
+export { httpClient, type HttpClientOptions } from './http.js';

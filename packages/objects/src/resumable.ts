@@ -1,6 +1,18 @@
 import type { IncomingMessage } from 'node:http';
 import { ShylockError } from '@shylock/core';
-import type { UploadedPart } from './store.js';
+import type { StoreLimits, UploadedPart } from './store.js';
+
+/**
+ * The sizes of Google's resumable uploads (Cloud Storage, Drive): chunks are multiples of 256 KiB
+ * (the last one any size), as many as needed, objects up to 5 TiB.
+ */
+export const RESUMABLE_LIMITS: StoreLimits = Object.freeze({
+  minPartSize: 256 * 1024,
+  maxPartSize: 5 * 2 ** 40,
+  maxParts: Number.MAX_SAFE_INTEGER,
+  maxObjectSize: 5 * 2 ** 40,
+  partMultiple: 256 * 1024,
+});
 
 /** Sends one HTTP request; resolves with the response, whatever its status. */
 export type Send = (method: string, url: string, headers: Record<string, string>, body?: Uint8Array) => Promise<IncomingMessage>;
