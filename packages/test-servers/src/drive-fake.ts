@@ -216,19 +216,13 @@ const state: { files: Record<string, FileRec>; changes: Change[]; rootId: string
   : { files: {}, changes: [], rootId: '' };
 const now = () => new Date().toISOString();
 const newId = () => randomBytes(16).toString('base64url').replace(/[-_]/g, 'x').slice(0, 28);
-if (!state.rootId) {
-  state.rootId = `0A${newId().slice(0, 17)}`;
-  state.files[state.rootId] = {
-    id: state.rootId,
-    name: 'My Drive',
-    mimeType: FOLDER,
-    parents: [],
-    trashed: false,
-    createdTime: now(),
-    modifiedTime: now(),
-    version: 1,
-  };
-}
+/** A folder of no parent: My Drive's root, or a shared drive's (its id is the drive's). */
+const topFolder = (name: string): string => {
+  const id = `0A${newId().slice(0, 17)}`;
+  state.files[id] = { id, name, mimeType: FOLDER, parents: [], trashed: false, createdTime: now(), modifiedTime: now(), version: 1 };
+  return id;
+};
+if (!state.rootId) state.rootId = topFolder('My Drive');
 const save = () => {
   writeFileSync(`${stateFile}.tmp`, JSON.stringify(state));
   renameSync(`${stateFile}.tmp`, stateFile);
@@ -722,18 +716,7 @@ async function control(req: IncomingMessage, res: ServerResponse, url: URL): Pro
       return send(res, 200, resource(f));
     }
     case '/__fake/shared-drive': {
-      // A shared drive's root: a folder of no parent, whose id is the drive's.
-      const id = `0A${newId().slice(0, 17)}`;
-      state.files[id] = {
-        id,
-        name: String(body.name ?? 'Shared'),
-        mimeType: FOLDER,
-        parents: [],
-        trashed: false,
-        createdTime: now(),
-        modifiedTime: now(),
-        version: 1,
-      };
+      const id = topFolder(String(body.name ?? 'Shared'));
       changed(id);
       return send(res, 200, { id });
     }
