@@ -37,6 +37,8 @@ const run = (file: string, args: string[], env: NodeJS.ProcessEnv = process.env)
 
 beforeAll(() => {
   const root = mkdtempSync(join(tmpdir(), 'shylock-npm-'));
+  // Removed after the tests, also when the install below fails.
+  (globalThis as { cleanup?: () => void }).cleanup = () => rmSync(root, { recursive: true, force: true });
   app = join(root, 'app');
   tools = join(root, 'bin');
   mkdirSync(app);
@@ -56,7 +58,6 @@ beforeAll(() => {
     PATH: tools,
     HOME: process.env.HOME,
   });
-  (globalThis as { cleanup?: () => void }).cleanup = () => rmSync(root, { recursive: true, force: true });
 }, 240_000);
 
 afterAll(() => (globalThis as { cleanup?: () => void }).cleanup?.());

@@ -213,9 +213,14 @@ describe('the plugin over its socket', () => {
   });
 
   it('a second plugin on the same socket is refused while the first serves', async () => {
-    const other = await createVolumePlugin({ root: await mkdtemp(join(tmpdir(), 'shylock-docker-root-')), launcher });
-    await expect(other.listen(socket)).rejects.toThrow(`another process serves ${socket}`);
-    await other.close();
+    const otherRoot = await mkdtemp(join(tmpdir(), 'shylock-docker-root-'));
+    try {
+      const other = await createVolumePlugin({ root: otherRoot, launcher });
+      await expect(other.listen(socket)).rejects.toThrow(`another process serves ${socket}`);
+      await other.close();
+    } finally {
+      await rm(otherRoot, { recursive: true, force: true });
+    }
   });
 });
 
