@@ -494,6 +494,14 @@ async function api(req: IncomingMessage, res: ServerResponse, url: URL): Promise
     }
   };
 
+  /** A create's or update's metadata and media, as its uploadType sends them (none: metadata only). */
+  const upload = (): { meta: Record<string, unknown>; media: Buffer | undefined } =>
+    uploadType === 'multipart'
+      ? multipart(req, body)
+      : uploadType === 'media'
+        ? { meta: {}, media: body }
+        : { meta: json(), media: undefined };
+
   switch (r.method.id) {
     case 'drive.about.get':
       if (!mask) throw new ApiError(400, "The 'fields' parameter is required for this method.", 'required');
@@ -565,12 +573,7 @@ async function api(req: IncomingMessage, res: ServerResponse, url: URL): Promise
     }
     case 'drive.files.create': {
       if (uploadType === 'resumable') return startSession(res, url, json(), undefined);
-      const { meta, media: data } =
-        uploadType === 'multipart'
-          ? multipart(req, body)
-          : uploadType === 'media'
-            ? { meta: {}, media: body }
-            : { meta: json(), media: undefined };
+      const { meta, media: data } = upload();
       const f = makeFile(meta, query);
       if (data !== undefined || f.mimeType !== FOLDER) writeBlob(f, data ?? Buffer.alloc(0));
       state.files[f.id] = f;
@@ -580,12 +583,7 @@ async function api(req: IncomingMessage, res: ServerResponse, url: URL): Promise
     case 'drive.files.update': {
       const f = fileOf(params.fileId!);
       if (uploadType === 'resumable') return startSession(res, url, json(), f.id);
-      const { meta, media: data } =
-        uploadType === 'multipart'
-          ? multipart(req, body)
-          : uploadType === 'media'
-            ? { meta: {}, media: body }
-            : { meta: json(), media: undefined };
+      const { meta, media: data } = upload();
       updateMeta(f, meta, query);
       if (data !== undefined) writeBlob(f, data);
       changed(f.id);
