@@ -56,6 +56,7 @@ export type {
   Stat,
   StatFs,
   StatOptions,
+  SpilledLines,
   StreamSpill,
 } from './types.js';
 export type { AccessKind, AcquireOptions, Limits, QosBinding, QosPolicy, QosRule } from './qos.js';

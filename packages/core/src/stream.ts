@@ -1,5 +1,5 @@
 import { abortError, ShylockError } from './errors.js';
-import type { FileHandle, OpenFlags, OpOptions, Stat } from './types.js';
+import type { FileHandle, OpenFlags, OpOptions, SpilledLines, Stat } from './types.js';
 
 const NEWLINE = 10;
 
@@ -59,8 +59,9 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
   let first = 0;
   let headOffset = 0;
   const unreadCount = () => unread.length - first;
-  // Handed over by spill.take: each message with the bytes of it handed over (its newline too).
-  let spilled: { message: Uint8Array; bytes: number; partial: boolean }[] = [];
+  // Handed over by spill.take, the first one from spilledSkip on (each with its newline).
+  let spilled: readonly Uint8Array[] = [];
+  let spilledSkip = 0;
   // Spilled messages never read, known at close: given back before the unread ones.
   let spilledBack: Uint8Array[] = [];
   let ended = false;
@@ -137,35 +138,27 @@ export function createStreamHandle(options: StreamHandleOptions): FileHandle {
   };
 
   const spill = {
-    take(): Uint8Array | undefined {
+    take(): SpilledLines | undefined {
       if (unreadCount() === 0) return undefined;
-      spilled = [];
-      let total = 0;
-      for (let i = first; i < unread.length; i++) {
-        const partial = i === first && headOffset > 0;
-        const bytes = unread[i]!.length + 1 - (partial ? headOffset : 0);
-        spilled.push({ message: unread[i]!, bytes, partial });
-        total += bytes;
-      }
-      const out = new Uint8Array(total);
-      let at = 0;
-      for (const [i, { message }] of spilled.entries()) {
-        const part = i === 0 ? message.subarray(headOffset) : message;
-        out.set(part, at);
-        at += part.length;
-        out[at++] = NEWLINE;
-      }
+      spilled = first === 0 ? unread : unread.slice(first);
+      spilledSkip = headOffset;
       unread = [];
       first = 0;
       headOffset = 0;
-      return out;
+      return { lines: spilled, skip: spilledSkip };
     },
     unread(bytes: number): void {
       let left = bytes;
       let i = spilled.length;
       // A line read in part (before the hand-over, or after it) counts as read.
-      while (i > 0 && !spilled[i - 1]!.partial && left >= spilled[i - 1]!.bytes) left -= spilled[--i]!.bytes;
-      spilledBack = spilled.slice(i).map((s) => s.message);
+      while (i > 0) {
+        const partial = i === 1 && spilledSkip > 0;
+        const size = spilled[i - 1]!.length + 1 - (i === 1 ? spilledSkip : 0);
+        if (partial || left < size) break;
+        left -= size;
+        i--;
+      }
+      spilledBack = spilled.slice(i);
       spilled = [];
     },
   };

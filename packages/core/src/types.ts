@@ -203,16 +203,25 @@ export interface FileHandle {
 /** See {@link FileHandle.spill}. */
 export interface StreamSpill {
   /**
-   * Hands over every byte received and not yet read, as reads would return them (lines with
-   * their newlines), or undefined when there is none; the handle no longer holds them. Taken after
-   * a read, when what was handed over before has all been read.
+   * Hands over every byte received and not yet read, as reads would return them, or undefined
+   * when there is none; the handle no longer holds them. Taken after a read, when what was handed
+   * over before has all been read.
    */
-  take(): Uint8Array | undefined;
+  take(): SpilledLines | undefined;
   /**
    * Before `close`: how many bytes of the last hand-over were never read. Their messages count
    * as not read (a task queue gives them back); a line read in part counts as read.
    */
   unread(bytes: number): void;
+}
+
+/**
+ * What {@link StreamSpill.take} hands over: the messages as received (no copy), each read with a
+ * newline after it, starting `skip` bytes into the first one (a read took those already).
+ */
+export interface SpilledLines {
+  readonly lines: readonly Uint8Array[];
+  readonly skip: number;
 }
 
 /** See {@link FileHandle.native}. One of `fd` and `bytes`. */

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { ByteBuffer, createBufferedHandle, createInbox, createStreamHandle, parseOpenFlags } from '../src/index.js';
+import { ByteBuffer, createBufferedHandle, createInbox, createStreamHandle, parseOpenFlags, type SpilledLines } from '../src/index.js';
 
 const text = (m: Uint8Array) => new TextDecoder().decode(m);
+/** What reads of a hand-over return. */
+const joined = ({ lines, skip }: SpilledLines) =>
+  new TextEncoder().encode(
+    lines
+      .map((l) => `${text(l)}\n`)
+      .join('')
+      .slice(skip),
+  );
 
 /** A reading stream handle fed by an inbox; `givenBack()` is what its release was given (null before). */
 const readerWithGiveBack = (backlog?: number) => {
@@ -142,11 +150,17 @@ describe('createStreamHandle', () => {
   });
   it('spill hands over what was received as lines; what was not read of it is given back at close', async () => {
     const { inbox, h, givenBack } = readerWithGiveBack();
-    for (const m of ['abc', 'de', 'fgh', 'ij']) inbox.push(new TextEncoder().encode(m));
+    const messages = ['abc', 'de', 'fgh', 'ij'].map((m) => new TextEncoder().encode(m));
+    for (const m of messages) inbox.push(m);
     const buf = new Uint8Array(2);
     expect(text(buf.subarray(0, await h.read(buf, null)))).toBe('ab');
-    // The rest of 'abc' (read in part), then the others, each with its newline.
-    const spilled = h.spill!.take()!;
+    // The rest of 'abc' (read in part), then the others, each with its newline: the messages
+    // themselves, not copies.
+    const handed = h.spill!.take()!;
+    expect(handed.lines).toEqual(messages);
+    expect(handed.lines[1]).toBe(messages[1]);
+    expect(handed.skip).toBe(2);
+    const spilled = joined(handed);
     expect(text(spilled)).toBe('c\nde\nfgh\nij\n');
     expect(h.spill!.take()).toBeUndefined();
     // Someone else served 'c\nde\nf' of it: 'fgh' was read in part, 'ij' not at all.
@@ -160,7 +174,7 @@ describe('createStreamHandle', () => {
     inbox.push(new TextEncoder().encode('d'));
     const buf = new Uint8Array(1);
     await h.read(buf, null);
-    const spilled = h.spill!.take()!;
+    const spilled = joined(h.spill!.take()!);
     h.spill!.unread(spilled.length);
     await h.close();
     expect(givenBack()).toEqual(['d']);

@@ -15,6 +15,14 @@ static handle_t **find(handle_table_t *t, uint64_t fh) {
   return p;
 }
 
+static void free_chunks(stream_chunk_t *c) {
+  while (c) {
+    stream_chunk_t *next = c->next;
+    free(c);
+    c = next;
+  }
+}
+
 int ht_init(handle_table_t *t) {
   t->nbuckets = 256;
   t->count = 0;
@@ -33,7 +41,7 @@ void ht_destroy(handle_table_t *t, void (*release)(void *owner)) {
         free(h->owner);
       else if (release && h->owner)
         release(h->owner);
-      free(h->queue);
+      free_chunks(h->head);
       free(h);
       h = next;
     }
@@ -82,7 +90,7 @@ void *ht_put(handle_table_t *t, const handle_t *h, int *err) {
     copy->next = old->next;
     *p = copy;
     replaced = old->owner;
-    free(old->queue);
+    free_chunks(old->head);
     free(old);
   } else {
     if (t->count >= t->nbuckets) {
@@ -109,68 +117,88 @@ int ht_remove(handle_table_t *t, uint64_t fh, int64_t credit[2][2], void **owner
   if (!h) return 0;
   if (credit) memcpy(credit, h->credit, sizeof h->credit);
   if (owner) *owner = h->owner;
-  free(h->queue);
+  free_chunks(h->head);
   free(h);
   return 1;
 }
 
-int ht_stream_feed(handle_table_t *t, uint64_t fh, const uint8_t *bytes, size_t n, size_t *queued) {
+stream_chunk_t *stream_chunk_new(size_t len) {
+  stream_chunk_t *c = malloc(sizeof *c + len);
+  if (c) {
+    c->next = NULL;
+    c->off = 0;
+    c->len = len;
+  }
+  return c;
+}
+
+int ht_stream_append(handle_table_t *t, uint64_t fh, stream_chunk_t *c, size_t *queued) {
   int ok = 0;
+  c->next = NULL;
   pthread_mutex_lock(&t->lock);
   handle_t *h = *find(t, fh);
   if (h && (h->flags & H_STREAM)) {
-    size_t left = h->queue_len - h->queue_off;
-    if (h->queue_off > 0) {
-      memmove(h->queue, h->queue + h->queue_off, left);
-      h->queue_off = 0;
-      h->queue_len = left;
+    if (c->len > c->off) {
+      if (h->tail)
+        h->tail->next = c;
+      else
+        h->head = c;
+      h->tail = c;
+      h->queued += c->len - c->off;
+    } else {
+      free(c);
     }
+    *queued = h->queued;
     ok = 1;
-    if (left + n > h->queue_cap) {
-      size_t cap = left + n;
-      uint8_t *grown = realloc(h->queue, cap);
-      if (grown) {
-        h->queue = grown;
-        h->queue_cap = cap;
-      } else {
-        ok = -ENOMEM;
-      }
-    }
-    if (ok == 1) {
-      memcpy(h->queue + h->queue_len, bytes, n);
-      h->queue_len += n;
-    }
-    *queued = h->queue_len - h->queue_off;
   }
   pthread_mutex_unlock(&t->lock);
   return ok;
 }
 
+int ht_stream_feed(handle_table_t *t, uint64_t fh, const uint8_t *bytes, size_t n, size_t *queued) {
+  stream_chunk_t *c = stream_chunk_new(n);
+  if (!c) return -ENOMEM;
+  memcpy(c->data, bytes, n);
+  int ok = ht_stream_append(t, fh, c, queued);
+  if (ok != 1) free(c);
+  return ok;
+}
+
 int ht_stream_read(handle_table_t *t, uint64_t fh, char *out, size_t size) {
   int n = -1;
+  stream_chunk_t *done = NULL, **done_tail = &done;
   pthread_mutex_lock(&t->lock);
   handle_t *h = *find(t, fh);
-  if (h && (h->flags & H_STREAM) && h->queue_off < h->queue_len) {
-    size_t left = h->queue_len - h->queue_off;
-    size_t count = size < left ? size : left;
-    memcpy(out, h->queue + h->queue_off, count);
-    h->queue_off += count;
-    if (h->queue_off == h->queue_len) {
-      // Read to the end: an idle reader keeps no memory.
-      free(h->queue);
-      h->queue = NULL;
-      h->queue_off = h->queue_len = h->queue_cap = 0;
+  if (h && (h->flags & H_STREAM) && h->queued > 0) {
+    size_t count = 0;
+    while (count < size && h->head) {
+      stream_chunk_t *c = h->head;
+      size_t take = c->len - c->off;
+      if (take > size - count) take = size - count;
+      memcpy(out + count, c->data + c->off, take);
+      c->off += take;
+      count += take;
+      if (c->off == c->len) {
+        // Read to its end: freed after the lock, so an idle reader keeps no memory.
+        h->head = c->next;
+        if (!h->head) h->tail = NULL;
+        c->next = NULL;
+        *done_tail = c;
+        done_tail = &c->next;
+      }
     }
+    h->queued -= count;
     n = (int)count;
   }
   pthread_mutex_unlock(&t->lock);
+  free_chunks(done);
   return n;
 }
 
 size_t ht_stream_queued(handle_table_t *t, uint64_t fh) {
   pthread_mutex_lock(&t->lock);
   handle_t *h = *find(t, fh);
-  size_t n = h && (h->flags & H_STREAM) ? h->queue_len - h->queue_off : 0;
+  size_t n = h && (h->flags & H_STREAM) ? h->queued : 0;
   pthread_mutex_unlock(&t->lock);
   return n;
 }

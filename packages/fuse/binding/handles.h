@@ -16,6 +16,13 @@ enum { DIR_READ = 0, DIR_WRITE = 1 };
 /** Credit that is never spent. */
 #define CREDIT_UNLIMITED (-1)
 
+/** A piece of a stream's bytes fed by JavaScript: data[off..len) not read yet. */
+typedef struct stream_chunk {
+  struct stream_chunk *next;
+  size_t off, len;
+  uint8_t data[];
+} stream_chunk_t;
+
 typedef struct handle {
   uint64_t fh;
   int fd;                /* -1 for a value in memory */
@@ -24,8 +31,9 @@ typedef struct handle {
   void *owner;           /* what keeps bytes alive: released by whoever removes the entry */
   unsigned flags;
   int64_t credit[2][2];  /* [direction][0 bytes, 1 ops]; CREDIT_UNLIMITED or >= 0 */
-  uint8_t *queue;        /* H_STREAM: bytes fed and not read, from queue_off to queue_len (malloc'd) */
-  size_t queue_off, queue_len, queue_cap;
+  stream_chunk_t *head;  /* H_STREAM: the chunks fed and not read, in order */
+  stream_chunk_t *tail;
+  size_t queued;         /* H_STREAM: their bytes not read */
   struct handle *next;
 } handle_t;
 
@@ -67,7 +75,14 @@ void ht_revoke(handle_table_t *t);
 int ht_fd(handle_table_t *t, uint64_t fh);
 /** The stat of an H_OWNED handle's content into st; 1 when fh is one. */
 int ht_owned_stat(handle_table_t *t, uint64_t fh, struct stat *st);
-/** Appends n bytes to the stream fh; 1 with the bytes it then holds in *queued, 0 when fh is no stream, -ENOMEM. */
+/** A chunk for len bytes (its data filled by the caller, outside the table's lock), or NULL. */
+stream_chunk_t *stream_chunk_new(size_t len);
+/**
+ * Appends chunk c (its len bytes) to the stream fh, which then owns it: 1 with the bytes fh then
+ * holds in *queued; 0 when fh is no stream (c stays the caller's).
+ */
+int ht_stream_append(handle_table_t *t, uint64_t fh, stream_chunk_t *c, size_t *queued);
+/** Appends a copy of n bytes to the stream fh; 1 with the bytes it then holds in *queued, 0 when fh is no stream, -ENOMEM. */
 int ht_stream_feed(handle_table_t *t, uint64_t fh, const uint8_t *bytes, size_t n, size_t *queued);
 /** Reads up to size bytes of the stream fh into out: how many, or -1 when fh is no stream or holds none. */
 int ht_stream_read(handle_table_t *t, uint64_t fh, char *out, size_t size);

@@ -1368,21 +1368,61 @@ static napi_value js_fast_stream_open(napi_env env, napi_callback_info info) {
   return boolean(env, err == 0);
 }
 
-// fastStreamFeed(mount, fh, bytes) → the bytes fh then holds, or -1 (no stream, no memory): copied
+/** A Uint8Array's bytes (a Buffer is one); 0 when v is none. */
+static int bytes_of(napi_env env, napi_value v, const uint8_t **data, size_t *length) {
+  napi_typedarray_type type;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &type, length, &p, NULL, NULL) != napi_ok || type != napi_uint8_array) return 0;
+  *data = p;
+  return 1;
+}
+
+// fastStreamFeed(mount, fh, lines, skip) → the bytes fh then holds, or -1 (no stream, no memory,
+// not lines): each line (a Uint8Array) copied with a newline after it, the first one without its
+// first skip bytes (already read), into one chunk. The copy is made before the table is locked.
 static napi_value js_fast_stream_feed(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  get_args(env, info, 3, argv);
+  napi_value argv[4];
+  get_args(env, info, 4, argv);
   mount_t *m = mount_arg(env, argv[0]);
   if (!m) return NULL;
-  napi_typedarray_type type;
-  size_t length;
-  void *data;
-  if (m->finished || napi_get_typedarray_info(env, argv[2], &type, &length, &data, NULL, NULL) != napi_ok ||
-      type != napi_uint8_array) {
+  uint32_t count = 0;
+  bool is_array = false;
+  if (m->finished || napi_is_array(env, argv[2], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[2], &count) != napi_ok || count == 0) {
     return num(env, -1);
   }
+  size_t skip = (size_t)arg_num(env, argv[3], 0);
+  struct piece {
+    const uint8_t *data;
+    size_t length;
+  } *pieces = malloc(count * sizeof *pieces);
+  if (!pieces) return num(env, -1);
+  size_t total = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value line;
+    if (napi_get_element(env, argv[2], i, &line) != napi_ok || !bytes_of(env, line, &pieces[i].data, &pieces[i].length)) {
+      free(pieces);
+      return num(env, -1);
+    }
+    total += pieces[i].length + 1;
+  }
+  if (skip > pieces[0].length) skip = pieces[0].length;
+  stream_chunk_t *c = stream_chunk_new(total - skip);
+  if (!c) {
+    free(pieces);
+    return num(env, -1);
+  }
+  uint8_t *at = c->data;
+  for (uint32_t i = 0; i < count; i++) {
+    size_t from = i == 0 ? skip : 0;
+    memcpy(at, pieces[i].data + from, pieces[i].length - from);
+    at += pieces[i].length - from;
+    *at++ = '\n';
+  }
+  free(pieces);
   size_t queued = 0;
-  int ok = ht_stream_feed(&m->handles, (uint64_t)arg_num(env, argv[1], 0), data, length, &queued);
+  int ok = ht_stream_append(&m->handles, (uint64_t)arg_num(env, argv[1], 0), c, &queued);
+  if (ok != 1) free(c);
   return num(env, ok == 1 ? (double)queued : -1);
 }
 

@@ -30,7 +30,7 @@ export interface NativeModule {
   fastCredit(mount: object, fh: number, write: boolean, bytes: number, ops: number): [number, number] | null;
   fastClose(mount: object, fh: number): [number, number, number, number] | null;
   fastStreamOpen(mount: object, fh: number): boolean;
-  fastStreamFeed(mount: object, fh: number, bytes: Uint8Array): number;
+  fastStreamFeed(mount: object, fh: number, lines: readonly Uint8Array[], skip: number): number;
   fastStreamQueued(mount: object, fh: number): number;
   fastRevoke(mount: object): void;
   fastPrefetch(mount: object, on: boolean): void;
@@ -198,8 +198,11 @@ export interface NativeSession {
   fastClose(fh: number): [number, number, number, number] | null;
   /** Makes fh a stream whose reads take the bytes fed to it first, on the FUSE threads. */
   fastStreamOpen?(fh: number): boolean;
-  /** Copies bytes behind what the stream fh holds; returns what it then holds, or -1. */
-  fastStreamFeed?(fh: number, bytes: Uint8Array): number;
+  /**
+   * Copies lines behind what the stream fh holds, a newline after each, the first from byte skip
+   * on; returns what fh then holds, or -1.
+   */
+  fastStreamFeed?(fh: number, lines: readonly Uint8Array[], skip: number): number;
   /** The bytes fed to the stream fh and not read yet. */
   fastStreamQueued?(fh: number): number;
 }
@@ -323,8 +326,8 @@ export class FuseSession implements NativeSession {
     return this.native.fastStreamOpen(this.mounted, fh);
   }
 
-  fastStreamFeed(fh: number, bytes: Uint8Array): number {
-    return this.native.fastStreamFeed(this.mounted, fh, bytes);
+  fastStreamFeed(fh: number, lines: readonly Uint8Array[], skip: number): number {
+    return this.native.fastStreamFeed(this.mounted, fh, lines, skip);
   }
 
   fastStreamQueued(fh: number): number {

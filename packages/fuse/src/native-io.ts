@@ -1,4 +1,4 @@
-import type { FileHandle } from '@shylock/core';
+import type { FileHandle, SpilledLines } from '@shylock/core';
 import { NATIVE_FLUSH_NOOP, NATIVE_READ, NATIVE_WRITE, type NativeSession } from './binding.js';
 import type { OpenFile } from './open-files.js';
 
@@ -8,6 +8,21 @@ export const MAX_CHUNK = 16 * 1024 * 1024;
 const PAGE = 4096;
 /** The size of most requests of a sequential reader or writer. */
 const REQUEST = 128 * 1024;
+
+/** The bytes reads of a hand-over return, in one piece. */
+function joinLines({ lines, skip }: SpilledLines): Uint8Array {
+  let total = -skip;
+  for (const line of lines) total += line.length + 1;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const [i, line] of lines.entries()) {
+    const part = i === 0 ? line.subarray(skip) : line;
+    out.set(part, at);
+    at += part.length;
+    out[at++] = 10;
+  }
+  return out;
+}
 
 /**
  * Native I/O: files whose handle has a `native` descriptor (or value) are registered with the
@@ -112,7 +127,7 @@ export class NativeIo {
       n = await read();
     }
     const more = file.handle.spill!.take();
-    if (more && this.session.fastStreamFeed!(fd, more) < 0) s.leftover = more;
+    if (more && this.session.fastStreamFeed!(fd, more.lines, more.skip) < 0) s.leftover = joinLines(more);
     return n;
   }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { ShylockError } from '@shylock/core';
 import { kafkaError } from './errors.js';
 
@@ -35,10 +35,10 @@ export interface ReadContext {
   toLine(key: Buffer | null, value: Buffer | null): Uint8Array;
 }
 
-interface Entry {
-  line: Uint8Array;
+/** A member's fetch: its messages' lines are in the queue, in the same order. */
+interface Fetch {
   partition: number;
-  offset: string;
+  messages: KafkaMessage[];
 }
 
 const next = (offset: string) => (BigInt(offset) + 1n).toString();
@@ -58,15 +58,17 @@ const next = (offset: string) => (BigInt(offset) + 1n).toString();
  */
 export function reading(spec: ReadSpec, ctx: ReadContext) {
   const { topic, path, group, partition } = spec;
-  const queue: Entry[] = [];
+  /** Lines fetched and not handed out, and (members) the fetches they came in. */
+  let queue: Uint8Array[] = [];
+  let fetches: Fetch[] = [];
   let queued = 0;
   let failure: ShylockError | undefined;
   let wake: (() => void) | undefined;
   let taken: (() => void) | undefined;
   let started: Promise<Consumer> | undefined;
   let released = false;
-  /** Entries the last receive handed out: the handle reads them all before it asks again. */
-  let handed: Entry[] = [];
+  /** Fetches the last receive handed out: the handle reads them all before it asks again. */
+  let handed: Fetch[] = [];
   /** Joins of the group seen: an entry handed out before the last one may be another's now. */
   let generation = 0;
   let handedGeneration = 0;
@@ -101,10 +103,10 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
       pause();
       return;
     }
+    if (!isRunning() || isStale()) return;
     for (const m of batch.messages) {
-      if (!isRunning() || isStale()) return;
       const line = ctx.toLine(m.key, m.value);
-      queue.push({ line, partition: batch.partition, offset: m.offset });
+      queue.push(line);
       queued += line.length;
     }
     const last = batch.messages.at(-1);
@@ -118,7 +120,8 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
 
   /** Drops what was fetched and not handed out: the partitions may be another member's next. */
   const dropQueued = () => {
-    queue.length = 0;
+    queue = [];
+    fetches = [];
     queued = 0;
   };
 
@@ -131,9 +134,10 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
     if (!isRunning() || isStale() || released || rebalancing) return;
     for (const m of batch.messages) {
       const line = ctx.toLine(m.key, m.value);
-      queue.push({ line, partition: batch.partition, offset: m.offset });
+      queue.push(line);
       queued += line.length;
     }
+    if (batch.messages.length > 0) fetches.push({ partition: batch.partition, messages: batch.messages });
     notify();
     while (queued > MEMBER_AHEAD && isRunning() && !released) {
       await wokenByTake(HEARTBEAT_MS);
@@ -146,10 +150,10 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
     }
   };
 
-  /** Commits, per partition, the offset after the last entry handed out. */
-  const commitHanded = (consumer: Consumer, entries: Entry[]) => {
+  /** Commits, per partition, the offset after the last line handed out. */
+  const commitHanded = (consumer: Consumer, handedOut: Fetch[]) => {
     const after = new Map<number, string>();
-    for (const e of entries) after.set(e.partition, next(e.offset));
+    for (const f of handedOut) after.set(f.partition, next(f.messages.at(-1)!.offset));
     for (const [p, offset] of after) position.set(p, offset);
     const offsets = [...after].map(([p, offset]) => ({ topic, partition: p, offset }));
     // Not waited for: sent at once, on the coordinator's connection before any rejoin is, so
@@ -227,14 +231,15 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
           signal.addEventListener('abort', done, { once: true });
         });
       }
-      handed = queue.splice(0);
+      const lines = queue;
+      handed = fetches;
       handedGeneration = generation;
-      queued = 0;
+      dropQueued();
       if (group !== undefined) commitHanded(consumer, handed);
       const t = taken;
       taken = undefined;
       t?.();
-      return handed.map((e) => e.line);
+      return lines;
     },
     /**
      * Stops the consumer. A member first commits, per partition it still holds, the offset after
@@ -249,8 +254,14 @@ export function reading(spec: ReadSpec, ctx: ReadContext) {
       try {
         await committing;
         if (group !== undefined && handedGeneration === generation) {
-          const back = handed.slice(handed.length - unread.length);
-          for (const e of back.reverse()) position.set(e.partition, e.offset);
+          // The last unread.length lines handed out: each partition goes back to its first.
+          let back = unread.length;
+          for (let f = handed.length - 1; f >= 0 && back > 0; f--) {
+            const { partition: p, messages } = handed[f]!;
+            const count = Math.min(back, messages.length);
+            position.set(p, messages[messages.length - count]!.offset);
+            back -= count;
+          }
           const offsets = [...position].map(([p, offset]) => ({ topic, partition: p, offset }));
           if (offsets.length > 0) await consumer.commitOffsets(offsets).catch(() => undefined);
         }
