@@ -58,6 +58,8 @@ export class ObjectReader {
   #window = 0;
   #streak = 0;
   #flow: Flow | undefined;
+  /** A stream being opened, and where it starts: reads just past it wait for it, not a stream of their own. */
+  #opening: { at: number; flow: Promise<Flow> } | undefined;
   /** Reads under way, by start: what the stream still holds for them is kept. */
   readonly #reading = new Map<number, number>();
 
@@ -153,10 +155,10 @@ export class ObjectReader {
   async #fromFlow(target: Uint8Array, position: number, end: number): Promise<number> {
     let flow = this.#flow;
     if (!flow || position < flow.at || position > flow.end + NEAR) {
-      this.#stop();
-      const source = await this.#store.stream!(this.#key, position, this.#size, this.#etag === undefined ? {} : { etag: this.#etag });
-      flow = this.#flow ??= { at: position, end: position, queue: [], source, pulling: undefined, pumping: false, done: false };
-      if (flow.source !== source) void source.return?.();
+      const opening = this.#opening;
+      // The kernel sends the next read before the first one is answered: it joins that stream.
+      if (opening && position >= opening.at && position <= opening.at + NEAR) flow = await opening.flow;
+      else flow = await this.#open(position);
     }
     this.#reading.set(position, (this.#reading.get(position) ?? 0) + 1);
     try {
@@ -223,8 +225,37 @@ export class ObjectReader {
     }
   }
 
-  /** Ends the stream (its connection is closed). */
+  /** Starts a stream from `position`: the reader's flow once open, unless stopped meanwhile. */
+  #open(position: number): Promise<Flow> {
+    this.#stop();
+    const opening = {
+      at: position,
+      flow: this.#store.stream!(this.#key, position, this.#size, this.#etag === undefined ? {} : { etag: this.#etag }).then(
+        (source): Flow => {
+          const flow: Flow = { at: position, end: position, queue: [], source, pulling: undefined, pumping: false, done: false };
+          if (this.#opening === opening) {
+            this.#opening = undefined;
+            this.#flow = flow;
+          } else {
+            // Stopped while it opened (a jump elsewhere, the handle closed): its reads fetch ranges.
+            flow.done = true;
+            void Promise.resolve(source.return?.()).catch(() => {});
+          }
+          return flow;
+        },
+        (e: unknown) => {
+          if (this.#opening === opening) this.#opening = undefined;
+          throw e;
+        },
+      ),
+    };
+    this.#opening = opening;
+    return opening.flow;
+  }
+
+  /** Ends the stream (its connection is closed), or the one being opened. */
   #stop(): void {
+    this.#opening = undefined;
     const flow = this.#flow;
     if (!flow) return;
     this.#flow = undefined;

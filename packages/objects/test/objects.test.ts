@@ -282,6 +282,38 @@ describe('objectBackend', () => {
     }
   });
 
+  it('a read sent while the read-ahead stream is opening joins it: one stream, no range fetched twice', async () => {
+    const mem = small();
+    let streams = 0;
+    let ranges = 0;
+    // The stream takes a turn of the event loop to open, as a request does.
+    const later = () => new Promise((r) => setImmediate(r));
+    const b = backendOn(
+      {
+        ...mem,
+        stream: async (...a) => (streams++, await later(), mem.stream!(...a)),
+        read: async (...a) => (ranges++, mem.read(...a)),
+      },
+      { readAhead: 1 << 20 },
+    );
+    const data = bytes(4 << 20, 3);
+    await mem.put('s', data);
+    const h = await b.open('/s', parseOpenFlags('r'));
+    const piece = 128 * KiB;
+    try {
+      const first = Buffer.alloc(piece);
+      await h.read(first, 0);
+      // The second read in order opens the stream; the kernel has sent the third meanwhile.
+      const [second, third] = [Buffer.alloc(piece), Buffer.alloc(piece)];
+      await Promise.all([h.read(second, piece), h.read(third, 2 * piece)]);
+      expect(Buffer.concat([first, second, third]).equals(data.subarray(0, 3 * piece))).toBe(true);
+      expect(streams).toBe(1);
+      expect(ranges).toBe(1);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('a read of an object changed by another client after open fails EIO rather than mixing versions', async () => {
     const mem = small();
     const b = backendOn(mem);
